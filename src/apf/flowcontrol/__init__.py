@@ -1,0 +1,1 @@
+"""The APF engine: classification, concurrency allocation and fair queuing, no HTTP."""

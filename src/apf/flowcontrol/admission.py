@@ -1,0 +1,54 @@
+"""CONTRACT between the HTTP filter and the engine (implemented by the engine work).
+
+The server builds a RequestDigest, awaits ``Controller.admit``, and on an
+admitted ticket runs the handler and then calls ``ticket.finish()`` in a
+``finally``. If the awaiting task is cancelled while the request is queued
+(client went away), the engine removes it and counts a ``time-out``
+rejection. A watch calls ``ticket.initialized()`` once its initial events are
+sent, releasing its seats; ``finish()`` later only ends bookkeeping.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol
+
+from apf.flowcontrol.digest import RequestDigest
+
+
+class RejectReason(enum.StrEnum):
+    QUEUE_FULL = "queue-full"
+    CONCURRENCY_LIMIT = "concurrency-limit"
+    TIME_OUT = "time-out"
+
+
+class Ticket(Protocol):
+    # UIDs of the matched objects ("" for built-in imagined ones): response headers.
+    flow_schema_uid: str
+    priority_level_uid: str
+    flow_schema_name: str
+    priority_level_name: str
+    # None when admitted; else the request must be answered 429.
+    rejected: RejectReason | None
+    # The level's adaptive Retry-After, in seconds, for a rejection.
+    retry_after_seconds: int
+
+    def initialized(self) -> None:
+        """A watch sent its initial events: release its seats now."""
+
+    def finish(self) -> None:
+        """The handler returned: end execution (seats may linger for additional latency)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AdmitOptions:
+    # Monotonic clock reading when the request arrived (queue-wait deadline base).
+    received_at: float
+    # Seconds until the request's own deadline (?timeout=), None for the server default.
+    timeout_seconds: float | None = None
+
+
+class Admitter(Protocol):
+    async def admit(self, digest: RequestDigest, options: AdmitOptions) -> Ticket:
+        """Classify, estimate width, then dispatch, queue or reject."""

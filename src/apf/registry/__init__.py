@@ -1,0 +1,1 @@
+"""Stored API objects with Kubernetes' strategy: metadata, defaulting, validation, status."""

@@ -1,0 +1,1 @@
+"""Versioned object storage: one interface, several backends chosen by name."""
