@@ -158,7 +158,9 @@ def invalid(group: str, kind: str, name: str, errors: list[FieldError]) -> Statu
     return StatusError(
         422,
         "Invalid",
-        f'{kind}.{group} "{name}" is invalid: {joined}' if group else f'{kind} "{name}" is invalid: {joined}',
+        f'{kind}.{group} "{name}" is invalid: {joined}'
+        if group
+        else f'{kind} "{name}" is invalid: {joined}',
         _details(group, kind, name, causes=[e.as_cause() for e in errors]),
     )
 

@@ -1,0 +1,1 @@
+"""The HTTP face: ASGI app, filter chain, handlers."""
