@@ -1,0 +1,358 @@
+"""The ASGI application: the filter chain in kube-apiserver's order, then routing.
+
+Order (as in kube-apiserver): request info → authentication → impersonation
+→ APF (or max-in-flight) → authorization → handler. So every request is
+classified and counted against a priority level, including ones that later
+fail authorization (403) or routing (404).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from apf.api import errors
+from apf.api.errors import StatusError
+from apf.flowcontrol.admission import AdmitOptions, Admitter, Ticket
+from apf.flowcontrol.digest import RequestDigest, RequestInfo, UserInfo
+from apf.server.http import (
+    AnyResponse,
+    Request,
+    Response,
+    StreamingResponse,
+    status_response,
+    text_response,
+)
+from apf.server.maxinflight import MaxInFlight
+
+logger = logging.getLogger(__name__)
+access_logger = logging.getLogger("apf.access")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+MAX_BODY_BYTES = 3 * 1024 * 1024
+FS_UID_HEADER = "X-Kubernetes-PF-FlowSchema-UID"
+PL_UID_HEADER = "X-Kubernetes-PF-PriorityLevel-UID"
+TOO_MANY_REQUESTS_BODY = b"Too many requests, please try again later.\n"
+
+
+class Authenticator:
+    """What the app needs from authentication (``apf.server.authn``)."""
+
+    def authenticate(
+        self, headers: dict[str, str], peer_chain: list[str]
+    ) -> UserInfo | None:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+
+@dataclass
+class Filters:
+    """The pluggable parts of the chain; each a plain callable so tests can swap them."""
+
+    parse_request_info: Callable[[str, str, dict[str, list[str]]], RequestInfo]
+    is_long_running: Callable[[RequestInfo], bool]
+    authenticate: Callable[[dict[str, str], list[str]], UserInfo | None]
+    impersonate: Callable[[UserInfo, list[tuple[str, str]]], UserInfo]
+    authorize: Callable[[UserInfo, RequestInfo], tuple[bool, str]]
+    route: Callable[[Request], Awaitable[AnyResponse]]
+    admitter: Admitter | None = None
+    max_in_flight: MaxInFlight | None = None
+    observe: Callable[[Request, int], None] | None = None
+
+
+class ApiServer:
+    """ASGI 3 callable serving the whole API behind the filter chain."""
+
+    def __init__(self, filters: Filters) -> None:
+        self.filters = filters
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        received_at = time.monotonic()
+        body = await _read_body(receive)
+        headers = _headers(scope["headers"])
+        request = Request(
+            method=scope["method"],
+            path=scope["path"],
+            raw_query=scope.get("query_string", b"").decode("latin-1"),
+            headers=headers,
+            body=body or b"",
+            received_at=received_at,
+        )
+        if body is None:
+            response: AnyResponse = status_response(
+                StatusError(413, "RequestEntityTooLarge", "the request body is too large")
+            )
+        else:
+            response = await self._serve(request, scope, receive)
+        await _send_response(response, request, send, receive)
+        if self.filters.observe is not None:
+            self.filters.observe(request, response.status)
+        if access_logger.isEnabledFor(logging.DEBUG):
+            access_logger.debug(
+                "request served",
+                extra={
+                    "verb": request.request_info.verb if request.request_info else "",
+                    "path": request.path,
+                    "user": request.user.name if request.user else "",
+                    "code": response.status,
+                    "seconds": round(time.monotonic() - received_at, 6),
+                },
+            )
+
+    async def _serve(self, request: Request, scope: Scope, receive: Receive) -> AnyResponse:
+        f = self.filters
+        try:
+            info = f.parse_request_info(request.method, request.path, request.query)
+            request.request_info = info
+            user = f.authenticate(dict(request.headers), _peer_chain(scope))
+            if user is None:
+                return status_response(errors.unauthorized())
+            user = f.impersonate(user, _raw_headers(scope["headers"]))
+            request.user = user
+        except StatusError as exc:
+            return status_response(exc)
+        if f.admitter is not None and not (f.is_long_running(info) and info.verb != "watch"):
+            return await self._with_apf(f.admitter, request, receive)
+        if f.max_in_flight is not None and not f.is_long_running(info):
+            return await self._with_max_in_flight(f.max_in_flight, request)
+        return await self._authorize_and_route(request)
+
+    async def _with_apf(
+        self, admitter: Admitter, request: Request, receive: Receive
+    ) -> AnyResponse:
+        assert request.request_info is not None
+        assert request.user is not None
+        digest = RequestDigest(request.request_info, request.user)
+        options = AdmitOptions(received_at=request.received_at, timeout_seconds=_timeout(request))
+        ticket = await _admit_unless_disconnected(admitter, digest, options, receive)
+        if ticket is None:
+            # The client went away while queued; nobody reads this answer.
+            return text_response("client disconnected", 499)
+        pf_headers = [
+            (FS_UID_HEADER, ticket.flow_schema_uid),
+            (PL_UID_HEADER, ticket.priority_level_uid),
+        ]
+        if ticket.rejected is not None:
+            ticket.finish()
+            return _too_many_requests(ticket.retry_after_seconds, pf_headers)
+        request.response_headers.extend(pf_headers)
+        request.on_initialized = ticket.initialized
+        try:
+            response = await self._authorize_and_route(request)
+        except BaseException:
+            ticket.finish()
+            raise
+        return _finish_after(response, ticket)
+
+    async def _with_max_in_flight(self, limiter: MaxInFlight, request: Request) -> AnyResponse:
+        assert request.request_info is not None
+        assert request.user is not None
+        slot = limiter.try_acquire(request.request_info, request.user)
+        if slot is None:
+            return _too_many_requests(1, [])
+        try:
+            response = await self._authorize_and_route(request)
+        except BaseException:
+            limiter.release(slot)
+            raise
+        if isinstance(response, StreamingResponse):
+            response.chunks = _then(response.chunks, lambda: limiter.release(slot))
+        else:
+            limiter.release(slot)
+        return response
+
+    async def _authorize_and_route(self, request: Request) -> AnyResponse:
+        assert request.request_info is not None
+        assert request.user is not None
+        try:
+            allowed, reason = self.filters.authorize(request.user, request.request_info)
+            if not allowed:
+                raise errors.forbidden(reason)
+            return await self.filters.route(request)
+        except StatusError as exc:
+            return status_response(exc)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("handler failed", extra={"path": request.path})
+            return status_response(errors.internal(f'Internal Server Error: "{request.path}"'))
+
+
+def _finish_after(response: AnyResponse, ticket: Ticket) -> AnyResponse:
+    """End the APF ticket when the response is complete (a stream: when it ends)."""
+    if isinstance(response, StreamingResponse):
+        response.chunks = _then(response.chunks, ticket.finish)
+    else:
+        ticket.finish()
+    return response
+
+
+async def _then(chunks: Any, callback: Callable[[], None]) -> Any:
+    try:
+        async for chunk in chunks:
+            yield chunk
+    finally:
+        callback()
+
+
+async def _admit_unless_disconnected(
+    admitter: Admitter, digest: RequestDigest, options: AdmitOptions, receive: Receive
+) -> Ticket | None:
+    """Admit, but give up (None) if the client disconnects while the request waits."""
+    admit = asyncio.ensure_future(admitter.admit(digest, options))
+    watcher = asyncio.ensure_future(_wait_disconnect(receive))
+    try:
+        done, _ = await asyncio.wait({admit, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+    if admit in done:
+        return admit.result()
+    admit.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        ticket = await admit
+        ticket.finish()  # admitted in the same instant the client left
+    return None
+
+
+async def _wait_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+def _too_many_requests(retry_after_seconds: int, headers: list[tuple[str, str]]) -> Response:
+    return Response(
+        status=429,
+        body=TOO_MANY_REQUESTS_BODY,
+        content_type="text/plain; charset=utf-8",
+        headers=[
+            *headers,
+            ("Retry-After", str(retry_after_seconds)),
+            ("X-Content-Type-Options", "nosniff"),
+        ],
+    )
+
+
+def _timeout(request: Request) -> float | None:
+    raw = request.query_value("timeout")
+    if not raw:
+        return None
+    return _parse_go_duration(raw)
+
+
+def _parse_go_duration(raw: str) -> float | None:
+    """Seconds in a Go duration such as ``8s``, ``1m30s`` or ``250ms``; None if malformed."""
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+    total, number = 0.0, ""
+    i = 0
+    while i < len(raw):
+        ch = raw[i]
+        if ch.isdigit() or ch == ".":
+            number += ch
+            i += 1
+            continue
+        unit = raw[i : i + 2] if raw[i : i + 2] in units else ch
+        if unit not in units or not number:
+            return None
+        total += float(number) * units[unit]
+        number, i = "", i + len(unit)
+    return None if number else total
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body, or None when it exceeds MAX_BODY_BYTES."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"".join(chunks)
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw}
+
+
+def _raw_headers(raw: Iterable[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    return [(n.decode("latin-1").lower(), v.decode("latin-1")) for n, v in raw]
+
+
+def _peer_chain(scope: Scope) -> list[str]:
+    tls = scope.get("extensions", {}).get("tls") or {}
+    chain: list[str] = tls.get("client_cert_chain") or []
+    return chain
+
+
+async def _send_response(
+    response: AnyResponse, request: Request, send: Send, receive: Receive
+) -> None:
+    headers = [
+        (b"content-type", response.content_type.encode()),
+        (b"cache-control", b"no-cache, private"),
+    ]
+    headers += [
+        (k.encode(), v.encode()) for k, v in (*request.response_headers, *response.headers)
+    ]
+    if isinstance(response, Response):
+        headers.append((b"content-length", str(len(response.body)).encode()))
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": response.body})
+        return
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await _stream(response, send, receive)
+
+
+async def _stream(response: StreamingResponse, send: Send, receive: Receive) -> None:
+    """Copy the chunks to the client until they end or the client disconnects."""
+    pump = asyncio.ensure_future(_pump(response, send))
+    watcher = asyncio.ensure_future(_wait_disconnect(receive))
+    try:
+        await asyncio.wait({pump, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+        if not pump.done():
+            pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError, OSError):
+            await pump
+    with contextlib.suppress(OSError):
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _pump(response: StreamingResponse, send: Send) -> None:
+    chunks = response.chunks
+    try:
+        async for chunk in chunks:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    finally:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
