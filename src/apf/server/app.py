@@ -29,6 +29,7 @@ from apf.server.http import (
     text_response,
 )
 from apf.server.maxinflight import MaxInFlight
+from apf.server.options import parse_duration
 
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("apf.access")
@@ -249,26 +250,10 @@ def _timeout(request: Request) -> float | None:
     raw = request.query_value("timeout")
     if not raw:
         return None
-    return _parse_go_duration(raw)
-
-
-def _parse_go_duration(raw: str) -> float | None:
-    """Seconds in a Go duration such as ``8s``, ``1m30s`` or ``250ms``; None if malformed."""
-    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
-    total, number = 0.0, ""
-    i = 0
-    while i < len(raw):
-        ch = raw[i]
-        if ch.isdigit() or ch == ".":
-            number += ch
-            i += 1
-            continue
-        unit = raw[i : i + 2] if raw[i : i + 2] in units else ch
-        if unit not in units or not number:
-            return None
-        total += float(number) * units[unit]
-        number, i = "", i + len(unit)
-    return None if number else total
+    try:
+        return parse_duration(raw)
+    except ValueError:
+        return None
 
 
 async def _read_body(receive: Receive) -> bytes | None:
