@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client as k8s_client
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from tests.support.k8s import GROUP, BackgroundWatch, flowcontrol, raw_request, retry_on_conflict
 from tests.support.server import ServerProcess
@@ -96,6 +96,7 @@ def test_discovery_lists_group_version_and_status_resources(server: ServerProces
     groups = k8s_client.ApisApi(api).get_api_versions()
     group = next(g for g in groups.groups if g.name == GROUP)
     assert any(v.version == "v1" for v in group.versions)
+    assert group.preferred_version is not None
     assert group.preferred_version.version == "v1"
     resources = flowcontrol(api).get_api_resources()
     names = {r.name for r in resources.resources}

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from kubernetes import client as k8s_client, watch as k8s_watch
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 T = TypeVar("T")
 GROUP = "flowcontrol.apiserver.k8s.io"
@@ -76,7 +76,7 @@ class BackgroundWatch:
         self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 20
     ) -> dict[str, Any]:
         """The first event (in order) satisfying ``predicate``; AssertionError on timeout."""
-        seen = []
+        seen: list[tuple[str, str]] = []
         while True:
             try:
                 event = self.events.get(timeout=timeout)
