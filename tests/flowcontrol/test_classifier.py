@@ -396,7 +396,7 @@ def oracle_subject(subject: Object, user_info: UserInfo) -> bool:
     prefix = f"system:serviceaccount:{sa['namespace']}:"
     if sa["name"] == "*":
         return user_info.name.startswith(prefix)
-    return user_info.name == prefix + sa["name"]
+    return user_info.name == prefix + str(sa["name"])
 
 
 def oracle_url(urls: list[str], path: str) -> bool:
