@@ -178,7 +178,6 @@ def _options(args: argparse.Namespace) -> ServerOptions:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from apf.server.run import serve
     from apf.storage.registry import open_storage
 
     options = _options(args)
@@ -194,9 +193,11 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"apf: {exc}", file=sys.stderr)
         return 2
-    try:
-        import uvloop
+    import uvloop
 
+    from apf.server.run import serve
+
+    try:
         uvloop.run(serve(options, storage))
     except KeyboardInterrupt:
         pass
