@@ -263,10 +263,10 @@ class Classifier:
     priority level exists and is well-formed; immutable afterwards.
     """
 
-    def __init__(self, flow_schemas: Sequence[FlowSchemaDigest]) -> None:
-        self.flow_schemas: tuple[FlowSchemaDigest, ...] = tuple(
-            sorted(flow_schemas, key=lambda fs: fs.sort_key)
-        )
+    def __init__(self, flow_schemas: Sequence[FlowSchemaDigest], *, sort: bool = True) -> None:
+        """Index ``flow_schemas``; with ``sort=False`` their order is the matching order."""
+        ordered = sorted(flow_schemas, key=lambda fs: fs.sort_key) if sort else flow_schemas
+        self.flow_schemas: tuple[FlowSchemaDigest, ...] = tuple(ordered)
         # key -> clauses sorted by position (insertion order is position order).
         self._resource: dict[tuple[object, ...], list[_ResourceClause]] = {}
         self._non_resource: dict[tuple[object, ...], list[_NonResourceClause]] = {}
