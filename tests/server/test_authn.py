@@ -15,6 +15,7 @@ from apf.server.authn import (
     load_token_file,
     split_csv_line,
 )
+from apf.server.certs import Pki, ensure_pki, issue_client_cert
 
 TOKENS = 'admin-token,alice,1001,"system:masters,ops"\nplain-token,bob,1002\n'
 
@@ -149,3 +150,41 @@ def test_split_csv_line_handles_quoting(line: str, fields: list[str]) -> None:
 def test_load_token_file_reports_missing_file(tmp_path: Path) -> None:
     with pytest.raises(TokenFileError, match="cannot read token file"):
         load_token_file(tmp_path / "absent.csv")
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> Pki:
+    return ensure_pki(tmp_path)
+
+
+def test_authenticate_client_certificate_gives_name_and_groups(pki: Pki) -> None:
+    chain = [issue_client_cert(pki, "noxu", ["ops", "dev"]).cert_pem.decode()]
+
+    user = Authenticator(anonymous=False).authenticate({}, chain)
+
+    assert user == UserInfo("noxu", groups=("ops", "dev", "system:authenticated"))
+
+
+def test_authenticate_client_certificate_wins_over_token(pki: Pki, token_file: Path) -> None:
+    authn = Authenticator(token_file=token_file, anonymous=True)
+
+    user = authn.authenticate({"authorization": "Bearer wrong"}, [pki.admin_cert.read_text()])
+
+    assert user == UserInfo("kubernetes-admin", groups=("system:masters", "system:authenticated"))
+
+
+def test_authenticate_rejects_certificate_not_for_client_auth(pki: Pki) -> None:
+    authn = Authenticator(anonymous=True)
+
+    assert authn.authenticate({}, [pki.serving_cert.read_text()]) is None
+
+
+def test_authenticate_uses_token_when_certificate_is_unusable(pki: Pki, token_file: Path) -> None:
+    authn = Authenticator(token_file=token_file, anonymous=True)
+
+    user = authn.authenticate(
+        {"authorization": "Bearer plain-token"}, [pki.serving_cert.read_text()]
+    )
+
+    assert user is not None
+    assert user.name == "bob"

@@ -1,0 +1,90 @@
+"""uvicorn's httptools protocol, extended to hand the client certificate to the ASGI app.
+
+uvicorn terminates TLS but does not tell the application who the peer is, and
+x509 authentication needs exactly that. This subclass reads the peer
+certificate once per connection, when the handshake is done, and puts it into
+every request's scope as the ASGI TLS extension::
+
+    scope["extensions"]["tls"] = {
+        "server_cert": None,
+        "client_cert_chain": ["-----BEGIN CERTIFICATE-----..."],  # leaf first
+        "client_cert_name": "CN=kubernetes-admin,O=system:masters",
+        "client_cert_error": None,
+        "tls_version": 0x0304,
+        "cipher_suite": None,
+    }
+
+Use it as ``uvicorn.Config(app, http=TlsHttpToolsProtocol, ...)``. Plain HTTP
+connections get no ``tls`` extension.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from typing import Any, cast
+
+from cryptography import x509
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+logger = logging.getLogger(__name__)
+
+# ASGI reports the protocol version as the TLS wire number.
+_TLS_VERSIONS = {"TLSv1": 0x0301, "TLSv1.1": 0x0302, "TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
+
+
+class TlsHttpToolsProtocol(HttpToolsProtocol):
+    """HttpToolsProtocol that adds the ASGI ``tls`` extension to each request scope."""
+
+    tls_extension: dict[str, Any] | None = None
+
+    def connection_made(  # type: ignore[override]
+        self, transport: asyncio.Transport
+    ) -> None:
+        super().connection_made(transport)
+        ssl_object = transport.get_extra_info("ssl_object")
+        if isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
+            self.tls_extension = tls_extension(ssl_object)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self.tls_extension is not None:
+            scope = cast(dict[str, Any], self.scope)
+            extensions: dict[str, Any] = scope.setdefault("extensions", {})
+            # Each request gets its own copy, so an app mutating it cannot leak state.
+            tls = dict(self.tls_extension)
+            tls["client_cert_chain"] = list(self.tls_extension["client_cert_chain"])
+            extensions["tls"] = tls
+
+
+def tls_extension(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> dict[str, Any]:
+    """The ASGI TLS extension values for an established TLS connection."""
+    chain = peer_chain_pem(ssl_object)
+    name = None
+    if chain:
+        leaf = x509.load_pem_x509_certificate(chain[0].encode("ascii"))
+        name = leaf.subject.rfc4514_string()
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug("tls connection", extra={"client_cert_name": name or ""})
+    return {
+        # NOTE: the ssl module does not expose our own certificate per connection.
+        "server_cert": None,
+        "client_cert_chain": chain,
+        "client_cert_name": name,
+        "client_cert_error": None,
+        "tls_version": _TLS_VERSIONS.get(ssl_object.version() or ""),
+        "cipher_suite": None,
+    }
+
+
+def peer_chain_pem(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> list[str]:
+    """The peer's certificates as PEM strings, leaf first; empty without a client certificate.
+
+    The handshake has verified them against the trusted client CAs already.
+    """
+    # NOTE: Python 3.11 exposes only the leaf; intermediates the client sent are not listed.
+    der = ssl_object.getpeercert(binary_form=True)
+    if not der:
+        return []
+    return [ssl.DER_cert_to_PEM_cert(der)]
