@@ -209,6 +209,8 @@ def test_parse_resource_request_attributes(
         pytest.param("HEAD", "/version", "head", id="head"),
         pytest.param("GET", "/other/v1/pods", "get", id="unknown-prefix"),
         pytest.param("GET", "/openapi/v3/apis/x", "get", id="openapi"),
+        pytest.param("GET", "/apis/v1/flowschemas", "get", id="apis-without-group"),
+        pytest.param("GET", "/api/v1/", "get", id="legacy-version-slash"),
     ],
 )
 def test_parse_non_resource_request_keeps_path_and_method(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import json
 import socket
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+import uvloop
 
 from apf.server.certs import Pki, ensure_pki, issue_client_cert, ssl_context
 from apf.server.tlsproto import TlsHttpToolsProtocol
@@ -38,9 +40,9 @@ class RunningServer:
     pki: Pki
 
 
-@pytest.fixture
-async def running(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    pki = ensure_pki(tmp_path)
+@contextlib.asynccontextmanager
+async def _serving(pki: Pki) -> AsyncIterator[RunningServer]:
+    """A uvicorn server with the TLS protocol on 127.0.0.1, stopped on exit."""
     config = uvicorn.Config(
         _echo_tls,
         http=TlsHttpToolsProtocol,
@@ -64,6 +66,12 @@ async def running(tmp_path: Path) -> AsyncIterator[RunningServer]:
         server.should_exit = True
         await task
         sock.close()
+
+
+@pytest.fixture
+async def running(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    async with _serving(ensure_pki(tmp_path)) as server:
+        yield server
 
 
 def _get_tls_twice(port: int, context: ssl.SSLContext) -> list[Any]:
@@ -121,3 +129,18 @@ async def test_tls_protocol_serves_issued_client_identity(
     bodies = await asyncio.to_thread(_get_tls_twice, running.port, context)
 
     assert bodies[0]["client_cert_name"] == "CN=noxu,O=ops"
+
+
+def test_tls_protocol_works_on_uvloop(tmp_path: Path) -> None:
+    pki = ensure_pki(tmp_path)
+    context = _client_context(pki)
+    context.load_cert_chain(str(pki.admin_cert), str(pki.admin_key))
+
+    async def scenario() -> list[Any]:
+        async with _serving(pki) as server:
+            return await asyncio.to_thread(_get_tls_twice, server.port, context)
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        bodies = runner.run(scenario())
+
+    assert [b["client_cert_name"] for b in bodies] == ["CN=kubernetes-admin,O=system:masters"] * 2
