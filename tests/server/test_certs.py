@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import ssl
 import stat
 from pathlib import Path
@@ -11,7 +12,9 @@ import pytest
 import yaml
 from cryptography import x509
 from cryptography.x509.oid import NameOID
+from kubernetes import client as k8s_client, config as k8s_config
 
+from apf.server import certs
 from apf.server.certs import (
     Pki,
     ensure_pki,
@@ -105,6 +108,28 @@ def test_ensure_pki_reissues_serving_cert_when_host_is_missing(tmp_path: Path) -
     assert pki.admin_cert.read_bytes() == admin_before
 
 
+def test_ensure_pki_reissues_leaf_close_to_expiry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(certs, "LEAF_VALIDITY", datetime.timedelta(days=2))
+    pki = ensure_pki(tmp_path)
+    short_lived = _cert(pki.admin_cert)
+    monkeypatch.undo()
+
+    ensure_pki(tmp_path)
+
+    renewed = _cert(pki.admin_cert)
+    assert renewed.not_valid_after_utc - short_lived.not_valid_after_utc > datetime.timedelta(
+        days=300
+    )
+
+
+def test_ensure_pki_leaves_wildcard_bind_address_out_of_sans(tmp_path: Path) -> None:
+    pki = ensure_pki(tmp_path, hosts=["0.0.0.0", "::", "[::1]"])
+
+    assert _san(_cert(pki.serving_cert))[1] == {"127.0.0.1", "::1"}
+
+
 def test_ensure_pki_reissues_leaves_when_ca_is_replaced(tmp_path: Path) -> None:
     pki = ensure_pki(tmp_path)
     other = ensure_pki(tmp_path / "other")
@@ -141,6 +166,19 @@ def test_write_kubeconfig_embeds_ca_and_admin_credentials(tmp_path: Path) -> Non
     )
     assert _mode(path) == 0o600
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_write_kubeconfig_loads_in_the_official_client(tmp_path: Path) -> None:
+    pki = ensure_pki(tmp_path)
+    path = tmp_path / "admin.kubeconfig"
+    write_kubeconfig(path, server_url="https://127.0.0.1:6443", pki=pki)
+    configuration = k8s_client.Configuration()
+
+    k8s_config.load_kube_config(config_file=str(path), client_configuration=configuration)
+
+    assert configuration.host == "https://127.0.0.1:6443"
+    assert configuration.cert_file is not None
+    assert Path(configuration.cert_file).read_bytes() == pki.admin_cert.read_bytes()
 
 
 def test_issue_client_cert_names_user_and_groups(tmp_path: Path) -> None:

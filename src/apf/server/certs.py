@@ -320,9 +320,13 @@ def _host_set(hosts: Iterable[str]) -> set[str | IpAddress]:
     result: set[str | IpAddress] = set()
     for host in filter(None, (h.strip().strip("[]") for h in hosts)):
         try:
-            result.add(ipaddress.ip_address(host))
+            address = ipaddress.ip_address(host)
         except ValueError:
             result.add(host.lower())
+            continue
+        # A wildcard bind address (0.0.0.0, ::) is never dialled, so it is no SAN.
+        if not address.is_unspecified:
+            result.add(address)
     return result
 
 
