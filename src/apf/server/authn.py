@@ -14,6 +14,7 @@ organizations = groups.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -121,8 +122,14 @@ def user_from_certificate(chain: Sequence[str]) -> UserInfo | None:
     """
     if not chain:
         return None
+    return _certificate_user(chain[0])
+
+
+# A connection sends the same certificate with every request; parse it once.
+@functools.lru_cache(maxsize=1024)
+def _certificate_user(leaf_pem: str) -> UserInfo | None:
     try:
-        leaf = x509.load_pem_x509_certificate(chain[0].encode("ascii"))
+        leaf = x509.load_pem_x509_certificate(leaf_pem.encode("ascii"))
     except ValueError as exc:
         raise InvalidCredentials("unreadable client certificate") from exc
     _check_client_usage(leaf)
