@@ -204,6 +204,10 @@ def _serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"apf: cannot serve: {exc}", file=sys.stderr)
         return 1
+    except ValueError as exc:
+        # Bad configuration found at start-up (token file, certificates).
+        print(f"apf: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -45,15 +45,6 @@ PL_UID_HEADER = "X-Kubernetes-PF-PriorityLevel-UID"
 TOO_MANY_REQUESTS_BODY = b"Too many requests, please try again later.\n"
 
 
-class Authenticator:
-    """What the app needs from authentication (``apf.server.authn``)."""
-
-    def authenticate(
-        self, headers: dict[str, str], peer_chain: list[str]
-    ) -> UserInfo | None:  # pragma: no cover - protocol
-        raise NotImplementedError
-
-
 @dataclass
 class Filters:
     """The pluggable parts of the chain; each a plain callable so tests can swap them."""
@@ -62,7 +53,8 @@ class Filters:
     is_long_running: Callable[[RequestInfo], bool]
     authenticate: Callable[[dict[str, str], list[str]], UserInfo | None]
     impersonate: Callable[[UserInfo, list[tuple[str, str]]], UserInfo]
-    authorize: Callable[[UserInfo, RequestInfo], tuple[bool, str]]
+    # None when allowed, else the 403 Status to send.
+    authorize: Callable[[UserInfo, RequestInfo], StatusError | None]
     route: Callable[[Request], Awaitable[AnyResponse]]
     admitter: Admitter | None = None
     max_in_flight: MaxInFlight | None = None
@@ -179,9 +171,9 @@ class ApiServer:
         assert request.request_info is not None
         assert request.user is not None
         try:
-            allowed, reason = self.filters.authorize(request.user, request.request_info)
-            if not allowed:
-                raise errors.forbidden(reason)
+            denied = self.filters.authorize(request.user, request.request_info)
+            if denied is not None:
+                raise denied
             return await self.filters.route(request)
         except StatusError as exc:
             return status_response(exc)
