@@ -344,3 +344,23 @@ async def test_store_update_without_changes_writes_nothing(store: Store) -> None
 
     assert updated["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
     assert store.storage.current_revision() == int(created["metadata"]["resourceVersion"])
+
+
+async def test_store_create_dry_run_rejects_existing_name(store: Store) -> None:
+    await store.create(FLOW_SCHEMA, flow_schema())
+
+    with pytest.raises(StatusError) as caught:
+        await store.create(FLOW_SCHEMA, flow_schema(), dry_run=True)
+
+    assert caught.value.code == 409
+
+
+async def test_store_create_requires_a_name(store: Store) -> None:
+    obj = flow_schema()
+    obj["metadata"] = {}
+
+    with pytest.raises(StatusError) as caught:
+        await store.create(FLOW_SCHEMA, obj)
+
+    assert caught.value.code == 422
+    assert "metadata.name" in caught.value.message

@@ -30,7 +30,7 @@ import orjson
 
 from apf.api import errors
 from apf.api.defaults import set_defaults
-from apf.api.errors import FieldError, StatusError
+from apf.api.errors import CauseType, FieldError, StatusError
 from apf.api.kinds import GROUP, PREFERRED_VERSION, Kind
 from apf.api.validation import validate, validate_status
 from apf.storage.interface import (
@@ -107,13 +107,14 @@ class Store:
         for _ in range(GENERATE_NAME_ATTEMPTS if use_generated else 1):
             if use_generated:
                 new["metadata"]["name"] = generate_name + _random_suffix()
-            _validate_or_raise(kind, new, validate(kind, new, None))
+            _validate_or_raise(kind, new, _create_problems(kind, new))
+            key = kind.storage_key(new["metadata"]["name"])
             if dry_run:
+                if await _storage_call(kind, "", self.storage.get(key)) is not None:
+                    continue
                 return copy.deepcopy(new)
             try:
-                revision = await self.storage.create(
-                    kind.storage_key(new["metadata"]["name"]), encode(new)
-                )
+                revision = await self.storage.create(key, encode(new))
             except KeyExists:
                 continue
             except StorageUnavailable as exc:
@@ -272,6 +273,15 @@ def _merge_update(kind: Kind, obj: Object, old: Object, *, status: bool) -> Obje
         metadata["generation"] = int(old["metadata"].get("generation") or 0) + 1
     _validate_or_raise(kind, new, validate(kind, new, old))
     return new
+
+
+def _create_problems(kind: Kind, obj: Object) -> list[FieldError]:
+    problems = validate(kind, obj, None)
+    if not obj["metadata"].get("name") and not any(p.field == "metadata.name" for p in problems):
+        problems.append(
+            FieldError(CauseType.REQUIRED, "metadata.name", "name or generateName is required")
+        )
+    return problems
 
 
 def _validate_or_raise(kind: Kind, obj: Object, problems: list[FieldError]) -> None:
