@@ -864,15 +864,16 @@ async def test_resources_watch_rejects_send_initial_events_without_match(
     assert "sendInitialEvents" in status["message"]
 
 
-async def test_resources_watch_ends_at_timeout_and_reports_initialized(
+async def test_resources_watch_ends_at_default_timeout_and_reports_initialized(
     handler: ResourceHandler,
 ) -> None:
     await create(handler, PL, priority_level("a"))
+    quick = ResourceHandler(handler.store, versions=("v1",), min_request_timeout_seconds=0.0)
     initialized: list[bool] = []
     request = make_request("GET", PL, query="watch=1&timeoutSeconds=0")
     request.on_initialized = lambda: initialized.append(True)
 
-    response = await handler.handle(request)
+    response = await quick.handle(request)
     assert isinstance(response, StreamingResponse)
     chunks = [orjson.loads(c) async for c in response.chunks]
 
@@ -884,9 +885,7 @@ async def test_resources_watch_single_object_by_name(handler: ResourceHandler) -
     await create(handler, PL, priority_level("a"))
     await create(handler, PL, priority_level("b"))
 
-    events = await watch_events(
-        handler, f"{PL}/b", "watch=1&resourceVersion=0&timeoutSeconds=0", 5
-    )
+    events = await watch_events(handler, f"{PL}/b", "watch=1&resourceVersion=0", 1)
 
     assert [e["object"]["metadata"]["name"] for e in events] == ["b"]
 
@@ -959,3 +958,16 @@ async def test_resources_patch_strict_reports_sorted_unknown_fields(
         'strict decoding error: duplicate field "spec.matchingPrecedence", '
         'unknown field "spec.aa", unknown field "spec.zz"'
     )
+
+
+async def test_resources_list_continue_shows_current_state(handler: ResourceHandler) -> None:
+    for name in ("a", "b", "c", "d"):
+        await create(handler, PL, priority_level(name))
+    _, first = await call(handler, make_request("GET", PL, query="limit=2"))
+    await call(handler, make_request("DELETE", f"{PL}/c"))
+    token = first["metadata"]["continue"]
+
+    _, second = await call(handler, make_request("GET", PL, query=f"limit=2&continue={token}"))
+
+    assert [i["metadata"]["name"] for i in second["items"]] == ["d"]
+    assert "continue" not in second["metadata"]

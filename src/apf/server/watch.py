@@ -94,6 +94,11 @@ async def stream_events(
             on_initialized()
 
         # 2. Relay storage events, with bookmarks while idle, until the deadline.
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "watch streaming",
+                extra={"kind": kind.kind, "revision": revision, "seconds": plan.timeout_seconds},
+            )
         pump = asyncio.ensure_future(_pump(store, kind, revision, queue))
         last_revision = revision
         while (remaining := deadline - loop.time()) > 0:

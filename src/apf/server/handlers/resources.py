@@ -400,14 +400,18 @@ class ResourceHandler:
         )
 
     def _watch_timeout(self, request: Request) -> float:
+        """``timeoutSeconds``, or (unset or 0, as Kubernetes reads it) a random default."""
         raw = request.query_value("timeoutSeconds")
+        seconds = 0
         if raw:
             try:
-                return float(int(raw))
+                seconds = int(raw)
             except ValueError:
                 raise errors.bad_request(
                     f'invalid value "{raw}" for timeoutSeconds: must be an integer'
                 ) from None
+        if seconds:
+            return float(seconds)
         return self.min_request_timeout_seconds * (1.0 + self.rng.random())
 
     # ------------------------------------------------------------ conversion
