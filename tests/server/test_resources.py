@@ -971,3 +971,15 @@ async def test_resources_list_continue_shows_current_state(handler: ResourceHand
 
     assert [i["metadata"]["name"] for i in second["items"]] == ["d"]
     assert "continue" not in second["metadata"]
+
+
+async def test_resources_watch_as_table_sends_columns_once(handler: ResourceHandler) -> None:
+    await create(handler, PL, priority_level("a"))
+    await create(handler, PL, priority_level("b"))
+
+    events = await watch_events(handler, PL, "watch=1", 2, accept=TABLE_ACCEPT)
+
+    assert [e["object"]["kind"] for e in events] == ["Table", "Table"]
+    assert events[0]["object"]["columnDefinitions"]
+    assert events[1]["object"]["columnDefinitions"] == []
+    assert events[1]["object"]["rows"][0]["object"]["metadata"]["name"] == "b"

@@ -364,11 +364,24 @@ class ResourceHandler:
             field_selector = f"{field_selector},{name_term}" if field_selector else name_term
         selection = _parse_selection(request.query_value("labelSelector"), field_selector)
         plan = self._watch_plan(request, selection)
+        headers_sent = False
+
+        def render(obj: Object) -> Object:
+            # As kube-apiserver does, only the first Table event carries the column
+            # definitions; later ones are rows only.
+            nonlocal headers_sent
+            rendered = self._render(obj, view)
+            if view.output.representation is Representation.TABLE:
+                if headers_sent:
+                    rendered["columnDefinitions"] = []
+                headers_sent = True
+            return rendered
+
         chunks = stream_events(
             self.store,
             view.target.kind,
             plan,
-            render=lambda obj: self._render(obj, view),
+            render=render,
             bookmark=lambda rv, is_end: _bookmark_object(view.target, rv, is_end),
             on_initialized=request.on_initialized,
         )
