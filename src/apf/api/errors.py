@@ -77,6 +77,9 @@ def _render_value(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        # Go prints a bad []string value with %#v.
+        return "[]string{" + ", ".join(_render_value(v) for v in value) + "}"
     return str(value)
 
 
