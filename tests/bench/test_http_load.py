@@ -1,0 +1,92 @@
+"""Reading wrk's output and computing the HTTP ratios."""
+
+from __future__ import annotations
+
+import pytest
+from bench.http_load import WrkResult, http_ratios, parse_wrk, run_wrk
+
+WRK_OUTPUT = """\
+Running 10s test @ https://127.0.0.1:40123/version
+  2 threads and 50 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    12.31ms    3.02ms  80.10ms   90.00%
+    Req/Sec     2.03k   150.00     2.40k    70.00%
+  Latency Distribution
+     50%   11.80ms
+     75%   13.00ms
+     90%   15.20ms
+     99%    1.02s
+  40512 requests in 10.01s, 7.30MB read
+  Socket errors: connect 0, read 2, write 1, timeout 3
+  Non-2xx or 3xx responses: 17
+Requests/sec:   4047.20
+Transfer/sec:    746.60KB
+"""
+
+
+def test_parse_wrk_reads_throughput_latency_and_errors() -> None:
+    result = parse_wrk(WRK_OUTPUT)
+
+    assert result == WrkResult(
+        requests_per_second=4047.20,
+        p50_ms=11.80,
+        p99_ms=pytest.approx(1020.0),  # type: ignore[arg-type]
+        requests=40512,
+        non_2xx=17,
+        socket_errors=6,
+    )
+
+
+def test_parse_wrk_converts_microseconds() -> None:
+    output = WRK_OUTPUT.replace("11.80ms", "950.00us")
+
+    assert parse_wrk(output).p50_ms == pytest.approx(0.95)
+
+
+def test_parse_wrk_rejects_output_without_distribution() -> None:
+    with pytest.raises(ValueError, match="no throughput or latency distribution"):
+        parse_wrk("Requests/sec:   10.0\n")
+
+
+def test_run_wrk_refuses_non_local_urls() -> None:
+    with pytest.raises(ValueError, match="non-local URL"):
+        run_wrk("https://example.com/version", seconds=1)
+
+
+def _figures(rps: dict[str, float]) -> dict[str, dict[str, float]]:
+    return {key: {"requests_per_second": value} for key, value in rps.items()}
+
+
+def test_http_ratios_divide_apf_on_by_off_and_full_by_hello() -> None:
+    results = _figures(
+        {
+            "apf_on.version": 900,
+            "apf_off.version": 1000,
+            "apf_on.list": 300,
+            "apf_off.list": 400,
+            "hello.version": 3000,
+        }
+    )
+
+    ratios = http_ratios(results)
+
+    assert ratios == pytest.approx(
+        {"apf_on_off_version": 0.9, "apf_on_off_list": 0.75, "full_hello_version": 0.3}
+    )
+
+
+def test_http_ratios_are_zero_when_the_reference_served_nothing() -> None:
+    results = _figures(
+        {
+            "apf_on.version": 900,
+            "apf_off.version": 0,
+            "apf_on.list": 300,
+            "apf_off.list": 400,
+            "hello.version": 0,
+        }
+    )
+
+    ratios = http_ratios(results)
+
+    assert ratios["apf_on_off_version"] == 0.0
+    assert ratios["full_hello_version"] == 0.0
