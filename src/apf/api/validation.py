@@ -200,7 +200,11 @@ def _label_value_errors(value: str) -> list[str]:
 
 
 def validate_metadata(metadata: object) -> Errors:
-    """Name, generateName, namespace, labels and annotations of a cluster-scoped object."""
+    """Name, generateName, labels and annotations of a cluster-scoped object.
+
+    A body namespace is not checked: the store clears it, as Kubernetes does for
+    cluster-scoped kinds.
+    """
     if not isinstance(metadata, dict):
         metadata = {}
     name = _text(metadata.get("name"))
@@ -215,8 +219,6 @@ def validate_metadata(metadata: object) -> Errors:
     elif name:
         for message in dns1123_subdomain_errors(name):
             yield FieldError(CauseType.INVALID, "metadata.name", message, name)
-    if metadata.get("namespace"):
-        yield FieldError(CauseType.FORBIDDEN, "metadata.namespace", "not allowed on this type")
     yield from _labels(metadata.get("labels"))
     yield from _annotations(metadata.get("annotations"))
 
