@@ -65,12 +65,17 @@ class BackgroundWatch:
     def __init__(self, list_func: Callable[..., Any], **kwargs: Any) -> None:
         self.events: queue.Queue[dict[str, Any]] = queue.Queue()
         self._watch = k8s_watch.Watch()
+        self._stopped = False
         self._thread = threading.Thread(target=self._run, args=(list_func, kwargs), daemon=True)
         self._thread.start()
 
     def _run(self, list_func: Callable[..., Any], kwargs: dict[str, Any]) -> None:
-        for event in self._watch.stream(list_func, **kwargs):
-            self.events.put(event)
+        try:
+            for event in self._watch.stream(list_func, **kwargs):
+                self.events.put(event)
+        except Exception as exc:  # noqa: BLE001 - reported through the queue
+            if not self._stopped:
+                self.events.put({"type": "CLIENT-ERROR", "object": exc})
 
     def wait_for(
         self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 20
@@ -82,11 +87,14 @@ class BackgroundWatch:
                 event = self.events.get(timeout=timeout)
             except queue.Empty:
                 raise AssertionError(f"no matching watch event; saw {seen}") from None
+            if event["type"] == "CLIENT-ERROR":
+                raise AssertionError(f"watch failed: {event['object']!r}")
             seen.append((event["type"], event["object"].metadata.name))
             if predicate(event):
                 return event
 
     def stop(self) -> None:
+        self._stopped = True
         self._watch.stop()
 
 

@@ -40,8 +40,12 @@ class ServerProcess:
     def start(self) -> None:
         self.kubeconfig.unlink(missing_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
+        with self.log_path.open("ab") as log:
+            self.process = self._spawn(log)
+        self._wait_ready()
+
+    def _spawn(self, log: Any) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -57,7 +61,6 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-        self._wait_ready()
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
