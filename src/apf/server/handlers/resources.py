@@ -602,7 +602,8 @@ def _media_type(request: Request) -> str:
 def _decode_body(request: Request) -> tuple[Any, list[str]]:
     """The request body as JSON or YAML, and the paths of duplicate JSON fields."""
     media_type = _media_type(request)
-    if media_type == "application/json":
+    # kube-apiserver reads a body without Content-Type as JSON; the Python client relies on it.
+    if media_type in ("application/json", ""):
         return fields.decode_json(request.body)
     if media_type == "application/yaml":
         return _load_yaml(request.body), []
