@@ -12,7 +12,7 @@ from apf.api import bootstrap
 from apf.api.defaults import set_defaults
 from apf.api.errors import CauseType, FieldError
 from apf.api.kinds import FLOW_SCHEMA, PRIORITY_LEVEL, Kind
-from apf.api.validation import required_entropy_bits, validate, validate_status
+from apf.api.validation import GoLiteral, required_entropy_bits, validate, validate_status
 
 Object = dict[str, Any]
 Mutation = Callable[[Object], None]
@@ -203,7 +203,7 @@ FLOW_SCHEMA_CASES = [
                 NOT_SUPPORTED,
                 "spec.distinguisherMethod.type",
                 'supported values: "ByNamespace", "ByUser"',
-                "ByGroup",
+                GoLiteral('flowcontrol.FlowDistinguisherMethod{Type:"ByGroup"}'),
             )
         ],
         id="distinguisher-type",
@@ -876,3 +876,25 @@ def test_bootstrap_object_passes_validation(obj: Object) -> None:
     kind = FLOW_SCHEMA if obj["kind"] == "FlowSchema" else PRIORITY_LEVEL
 
     assert validate(kind, obj, None) == []
+
+
+def test_validate_flow_schema_renders_distinguisher_struct_like_go() -> None:
+    obj = flow_schema()
+    obj["spec"]["distinguisherMethod"] = {"type": "X"}
+
+    (problem,) = validate(FLOW_SCHEMA, obj, None)
+
+    assert problem.message() == (
+        'Unsupported value: flowcontrol.FlowDistinguisherMethod{Type:"X"}: '
+        'supported values: "ByNamespace", "ByUser"'
+    )
+
+
+def test_validate_flow_schema_reports_resource_rules_before_non_resource_rules() -> None:
+    obj = flow_schema()
+    rule(obj)["nonResourceRules"][0]["verbs"] = []
+    rule(obj)["resourceRules"][0]["verbs"] = []
+
+    problems = validate(FLOW_SCHEMA, obj, None)
+
+    assert [p.field for p in problems] == [f"{RR}.verbs", f"{NR}.verbs"]

@@ -15,6 +15,7 @@ import copy
 import math
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from apf.api import bootstrap
@@ -253,8 +254,8 @@ def _annotations(annotations: object) -> Errors:
 def _flow_schema(obj: Object) -> Errors:
     name = _text((obj.get("metadata") or {}).get("name"))
     spec = _dict(obj.get("spec")) or {}
-    yield from _fixed_spec(FLOW_SCHEMA, name, spec)
     yield from _flow_schema_spec(name, spec, "spec")
+    yield from _fixed_spec(FLOW_SCHEMA, name, spec)
 
 
 def _flow_schema_spec(name: str, spec: Object, path: str) -> Errors:
@@ -264,9 +265,11 @@ def _flow_schema_spec(name: str, spec: Object, path: str) -> Errors:
     if isinstance(method, dict):
         method_type = _text(method.get("type"))
         if method_type not in DISTINGUISHER_TYPES:
-            yield _not_supported(
-                f"{path}.distinguisherMethod.type", method_type, DISTINGUISHER_TYPES
+            # Kubernetes reports the whole method struct as the bad value.
+            shown = GoLiteral(
+                f"flowcontrol.FlowDistinguisherMethod{{Type:{_go_quote(method_type)}}}"
             )
+            yield _not_supported(f"{path}.distinguisherMethod.type", shown, DISTINGUISHER_TYPES)
     level = _text((_dict(spec.get("priorityLevelConfiguration")) or {}).get("name"))
     level_path = f"{path}.priorityLevelConfiguration.name"
     if not level:
@@ -314,10 +317,10 @@ def _policy_rule(rule: Object, path: str) -> Errors:
             path,
             "at least one of resourceRules and nonResourceRules has to be non-empty",
         )
-    for i, item in enumerate(non_resource_rules):
-        yield from _non_resource_rule(_dict(item) or {}, f"{path}.nonResourceRules[{i}]")
     for i, item in enumerate(resource_rules):
         yield from _resource_rule(_dict(item) or {}, f"{path}.resourceRules[{i}]")
+    for i, item in enumerate(non_resource_rules):
+        yield from _non_resource_rule(_dict(item) or {}, f"{path}.nonResourceRules[{i}]")
 
 
 _MEMBERS = {"User": "user", "Group": "group", "ServiceAccount": "serviceAccount"}
@@ -685,6 +688,20 @@ def _conditions(status: object) -> Errors:
 
 
 # --- helpers ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GoLiteral:
+    """A bad value printed as-is (a Go struct literal), not quoted like a string."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _go_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _not_supported(path: str, value: object, allowed: tuple[str, ...]) -> FieldError:
