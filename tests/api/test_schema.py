@@ -11,6 +11,7 @@ from apf.api import bootstrap
 from apf.api.conversion import convert
 from apf.api.kinds import ALL_VERSIONS, BY_KIND, FLOW_SCHEMA, GROUP, PRIORITY_LEVEL
 from apf.api.schema import (
+    known_fields,
     list_strategy,
     merge_key,
     openapi_v2,
@@ -184,3 +185,31 @@ def _refs(node: object) -> list[str]:
     if isinstance(node, list):
         return [r for item in node for r in _refs(item)]
     return []
+
+
+@pytest.mark.parametrize(
+    ("path", "version", "expected"),
+    [
+        pytest.param("", "v1", {"apiVersion", "kind", "metadata", "spec", "status"}, id="top"),
+        pytest.param(
+            "spec.limited",
+            "v1beta1",
+            {
+                "assuredConcurrencyShares",
+                "borrowingLimitPercent",
+                "lendablePercent",
+                "limitResponse",
+            },
+            id="beta-limited",
+        ),
+        pytest.param("spec.limited.limitResponse.queuing.queues", "v1", None, id="scalar"),
+        pytest.param("metadata.labels", "v1", None, id="map"),
+        pytest.param("spec.nope", "v1", None, id="unknown"),
+    ],
+)
+def test_known_fields_lists_declared_names(
+    path: str, version: str, expected: set[str] | None
+) -> None:
+    found = known_fields(PRIORITY_LEVEL, path, version)
+
+    assert found == (frozenset(expected) if expected is not None else None)

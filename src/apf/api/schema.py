@@ -1190,6 +1190,28 @@ def _prop_at(kind: Kind, path: tuple[str, ...], version: str) -> Prop | None:
     return prop
 
 
+def known_fields(
+    kind: Kind, path: str | tuple[str, ...] = (), version: str = "v1"
+) -> frozenset[str] | None:
+    """Field names declared for the object at ``path`` (``""`` is the top level).
+
+    None when the path is unknown or leads to free-form content (labels,
+    ``fieldsV1``) where any key is accepted.
+    """
+    steps = _as_path(path) if path else ()
+    if steps:
+        prop = _prop_at(kind, steps, version)
+        if prop is None:
+            return None
+        type_name = prop.type.removeprefix("[]")
+    else:
+        type_name = kind.kind
+    type_ = _types(version).get(type_name)
+    if type_ is None or type_.opaque or type_.scalar:
+        return None
+    return frozenset(p.name for p in type_.props)
+
+
 def _as_path(path: str | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(path.split(".")) if isinstance(path, str) else path
 
