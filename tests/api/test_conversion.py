@@ -169,3 +169,18 @@ def test_set_version_defaults_uses_the_object_version() -> None:
         "assuredConcurrencyShares": 30,
         "lendablePercent": 0,
     }
+
+
+def test_convert_list_items_without_type_meta_stay_without() -> None:
+    item = level("v1beta2", {"assuredConcurrencyShares": 3})
+    del item["apiVersion"], item["kind"]
+    listing: Object = {
+        "apiVersion": f"{GROUP}/v1beta2",
+        "kind": "PriorityLevelConfigurationList",
+        "items": [item],
+    }
+
+    converted = convert(listing, "v1")
+
+    assert "apiVersion" not in converted["items"][0]
+    assert converted["items"][0]["spec"]["limited"]["nominalConcurrencyShares"] == 3

@@ -53,15 +53,16 @@ def convert(obj: Object, version: str) -> Object:
 
 def _convert_item(item: Object, list_source: str, version: str, container: Object) -> Object:
     """``item`` (already a private copy) converted in place from its version to ``version``."""
-    source = version_of(item) if item.get("apiVersion") else list_source
+    has_version = bool(item.get("apiVersion"))
+    source = version_of(item) if has_version else list_source
     kind = _kind_of(item, container)
     if source != HUB_VERSION:
-        item.setdefault("apiVersion", f"{GROUP}/{source}")
         _default_in_version(kind, item, source)
         _to_hub(kind, item, source)
     if version != HUB_VERSION:
         _from_hub(kind, item, version)
-    if "apiVersion" in item or item is container:
+    # List items as Kubernetes serves them carry no type meta; keep it that way.
+    if has_version or item is container:
         item["apiVersion"] = f"{GROUP}/{version}"
     return item
 
