@@ -14,6 +14,7 @@ from apf.api.conversion import PRESERVE_ZERO_ANNOTATION, convert, set_version_de
 from apf.api.defaults import set_defaults
 from apf.api.kinds import ALL_VERSIONS, BY_KIND
 from apf.api.validation import validate
+from tests.api.mangle import mangled
 
 Object = dict[str, Any]
 CONFIGS = sorted(Path("/work/shared/real-configs").glob("*.yaml"))
@@ -184,3 +185,16 @@ def test_convert_list_items_without_type_meta_stay_without() -> None:
 
     assert "apiVersion" not in converted["items"][0]
     assert converted["items"][0]["spec"]["limited"]["nominalConcurrencyShares"] == 3
+
+
+@pytest.mark.parametrize(
+    "base",
+    [bootstrap.MANDATORY_FLOW_SCHEMAS[0], bootstrap.SUGGESTED_PRIORITY_LEVELS[0]],
+    ids=["flow-schema", "priority-level"],
+)
+@pytest.mark.parametrize("version", ["v1beta1", "v1beta3"])
+def test_convert_keeps_kind_when_values_have_wrong_types(base: Object, version: str) -> None:
+    for obj in mangled(base, seed=11, count=300):
+        there = convert(obj, version)
+        back = convert(there, "v1")
+        assert (there["kind"], back["apiVersion"]) == (base["kind"], f"{GROUP}/v1")

@@ -12,6 +12,7 @@ from apf.api import bootstrap
 from apf.api.conversion import convert
 from apf.api.kinds import FLOW_SCHEMA, PRIORITY_LEVEL
 from apf.api.table import human_duration, to_table
+from tests.api.mangle import mangled
 
 Object = dict[str, Any]
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -126,3 +127,16 @@ def test_to_table_age_unknown_without_creation_timestamp() -> None:
 )
 def test_human_duration_matches_kubernetes(seconds: int, text: str) -> None:
     assert human_duration(seconds) == text
+
+
+@pytest.mark.parametrize(
+    "base",
+    [bootstrap.MANDATORY_FLOW_SCHEMAS[1], bootstrap.SUGGESTED_PRIORITY_LEVELS[0]],
+    ids=["flow-schema", "priority-level"],
+)
+def test_to_table_renders_a_row_when_values_have_wrong_types(base: Object) -> None:
+    kind = FLOW_SCHEMA if base["kind"] == "FlowSchema" else PRIORITY_LEVEL
+
+    for obj in mangled(created(base), seed=7, count=300):
+        table = to_table(kind, [obj], now=NOW)
+        assert len(table["rows"][0]["cells"]) == len(table["columnDefinitions"])

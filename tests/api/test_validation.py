@@ -13,6 +13,7 @@ from apf.api.defaults import set_defaults
 from apf.api.errors import CauseType, FieldError
 from apf.api.kinds import FLOW_SCHEMA, PRIORITY_LEVEL, Kind
 from apf.api.validation import GoLiteral, required_entropy_bits, validate, validate_status
+from tests.api.mangle import mangled
 
 Object = dict[str, Any]
 Mutation = Callable[[Object], None]
@@ -898,3 +899,13 @@ def test_validate_flow_schema_reports_resource_rules_before_non_resource_rules()
     problems = validate(FLOW_SCHEMA, obj, None)
 
     assert [p.field for p in problems] == [f"{RR}.verbs", f"{NR}.verbs"]
+
+
+@pytest.mark.parametrize("kind", [FLOW_SCHEMA, PRIORITY_LEVEL])
+def test_validate_reports_instead_of_raising_when_values_have_wrong_types(kind: Kind) -> None:
+    base = flow_schema() if kind == FLOW_SCHEMA else priority_level()
+
+    for obj in mangled(base, seed=20261204, count=500):
+        problems = validate(kind, obj, None)
+        assert all(isinstance(p, FieldError) for p in problems)
+        assert all(p.field.split(".")[0] in ("metadata", "spec", "status") for p in problems)

@@ -112,9 +112,9 @@ def _default_in_version(kind: Kind, obj: Object, version: str) -> None:
     if version == HUB_VERSION:
         set_defaults(kind, obj)
         return
-    spec = obj.get("spec")
+    spec = obj.setdefault("spec", {})
     if not isinstance(spec, dict):
-        spec = obj["spec"] = {}
+        return  # a malformed spec is left for validation to report
     if kind == FLOW_SCHEMA:
         default_flow_schema_spec(spec)
         return
@@ -129,12 +129,14 @@ def _default_in_version(kind: Kind, obj: Object, version: str) -> None:
 
 
 def _annotations(obj: Object) -> dict[str, Any]:
-    annotations = (obj.get("metadata") or {}).get("annotations")
+    metadata = obj.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
     return annotations if isinstance(annotations, dict) else {}
 
 
 def _limited(obj: Object) -> Object | None:
-    limited = (obj.get("spec") or {}).get("limited")
+    spec = obj.get("spec")
+    limited = spec.get("limited") if isinstance(spec, dict) else None
     return limited if isinstance(limited, dict) else None
 
 
@@ -163,7 +165,9 @@ def _from_hub(kind: Kind, obj: Object, version: str) -> None:
         return
     limited[_NOMINAL] = limited.get(_NOMINAL) or 0
     if limited[_NOMINAL] == 0:
-        metadata = obj.setdefault("metadata", {})
+        metadata = obj.get("metadata")
+        if not isinstance(metadata, dict):
+            metadata = obj["metadata"] = {}
         annotations = metadata.get("annotations")
         if not isinstance(annotations, dict):
             annotations = metadata["annotations"] = {}

@@ -71,13 +71,13 @@ def _partial_metadata(obj: Object) -> Object:
     return {
         "kind": "PartialObjectMetadata",
         "apiVersion": "meta.k8s.io/v1",
-        "metadata": copy.deepcopy(obj.get("metadata") or {}),
+        "metadata": copy.deepcopy(_metadata(obj)),
     }
 
 
 def _precedence_then_name(obj: Object) -> tuple[int, str]:
-    spec = obj.get("spec") or {}
-    return int(spec.get("matchingPrecedence") or 0), str(_metadata(obj).get("name") or "")
+    precedence = _integer(_dig(obj, "spec", "matchingPrecedence"))
+    return precedence, str(_metadata(obj).get("name") or "")
 
 
 def _metadata(obj: Object) -> Object:
@@ -85,18 +85,30 @@ def _metadata(obj: Object) -> Object:
     return metadata if isinstance(metadata, dict) else {}
 
 
+def _dig(obj: object, *keys: str) -> Any:
+    """The value under ``keys``, or None where a level is missing or not an object."""
+    for key in keys:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def _integer(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def _flow_schema_cells(obj: Object, now: datetime) -> list[Any]:
-    spec = obj.get("spec") or {}
-    method = spec.get("distinguisherMethod")
-    distinguisher = method.get("type") if isinstance(method, dict) else None
+    distinguisher = _dig(obj, "spec", "distinguisherMethod", "type")
     missing = "?"
-    for condition in (obj.get("status") or {}).get("conditions") or []:
+    conditions = _dig(obj, "status", "conditions")
+    for condition in conditions if isinstance(conditions, list) else []:
         if isinstance(condition, dict) and condition.get("type") == "Dangling":
             missing = str(condition.get("status") or "")
     return [
         _metadata(obj).get("name", ""),
-        (spec.get("priorityLevelConfiguration") or {}).get("name", ""),
-        int(spec.get("matchingPrecedence") or 0),
+        _dig(obj, "spec", "priorityLevelConfiguration", "name") or "",
+        _integer(_dig(obj, "spec", "matchingPrecedence")),
         distinguisher if distinguisher is not None else NONE,
         age(_metadata(obj).get("creationTimestamp"), now),
         missing,
@@ -104,7 +116,8 @@ def _flow_schema_cells(obj: Object, now: datetime) -> list[Any]:
 
 
 def _priority_level_cells(obj: Object, now: datetime) -> list[Any]:
-    spec = obj.get("spec") or {}
+    spec = _dig(obj, "spec")
+    spec = spec if isinstance(spec, dict) else {}
     shares: Any = NONE
     queues: Any = NONE
     hand_size: Any = NONE
@@ -113,12 +126,12 @@ def _priority_level_cells(obj: Object, now: datetime) -> list[Any]:
     if spec.get("type") == "Limited" and isinstance(limited, dict):
         # The old betas call the shares field assuredConcurrencyShares.
         shares = limited.get("nominalConcurrencyShares", limited.get("assuredConcurrencyShares"))
-        shares = int(shares or 0)
-        queuing = (limited.get("limitResponse") or {}).get("queuing")
+        shares = _integer(shares)
+        queuing = _dig(limited, "limitResponse", "queuing")
         if isinstance(queuing, dict):
-            queues = int(queuing.get("queues") or 0)
-            hand_size = int(queuing.get("handSize") or 0)
-            length_limit = int(queuing.get("queueLengthLimit") or 0)
+            queues = _integer(queuing.get("queues"))
+            hand_size = _integer(queuing.get("handSize"))
+            length_limit = _integer(queuing.get("queueLengthLimit"))
     return [
         _metadata(obj).get("name", ""),
         spec.get("type", ""),

@@ -252,7 +252,7 @@ def _annotations(annotations: object) -> Errors:
 
 
 def _flow_schema(obj: Object) -> Errors:
-    name = _text((obj.get("metadata") or {}).get("name"))
+    name = _text((_dict(obj.get("metadata")) or {}).get("name"))
     spec = _dict(obj.get("spec")) or {}
     yield from _flow_schema_spec(name, spec, "spec")
     yield from _fixed_spec(FLOW_SCHEMA, name, spec)
@@ -390,7 +390,7 @@ def _verbs(verbs: list[Any], path: str) -> Errors:
             yield FieldError(
                 CauseType.INVALID, path, "if '*' is present, must not specify other verbs", verbs
             )
-    elif not set(verbs) <= set(SUPPORTED_VERBS):
+    elif not all(verb in SUPPORTED_VERBS for verb in verbs):
         yield _not_supported(path, verbs, SUPPORTED_VERBS)
 
 
@@ -479,7 +479,7 @@ def non_resource_url_problem(url: str) -> str:
 
 
 def _priority_level(obj: Object, *, allow_zero: bool, version: str) -> Errors:
-    name = _text((obj.get("metadata") or {}).get("name"))
+    name = _text((_dict(obj.get("metadata")) or {}).get("name"))
     spec = _dict(obj.get("spec")) or {}
     yield from _priority_level_spec(name, spec, allow_zero=allow_zero, version=version)
     yield from _fixed_spec(PRIORITY_LEVEL, name, spec)
@@ -623,7 +623,7 @@ def _queuing(queuing: Object, path: str) -> Errors:
 def _has_zero_limited_shares(old: Object | None) -> bool:
     if old is None:
         return False
-    limited = ((old.get("spec") or {}).get("limited")) or {}
+    limited = (_dict(old.get("spec")) or {}).get("limited")
     return isinstance(limited, dict) and limited.get("nominalConcurrencyShares") == 0
 
 
@@ -675,7 +675,7 @@ def semantic(value: object) -> object:
 
 
 def _conditions(status: object) -> Errors:
-    conditions = _list((status or {}).get("conditions")) if isinstance(status, dict) else []
+    conditions = _list(status.get("conditions")) if isinstance(status, dict) else []
     seen: set[str] = set()
     for i, condition in enumerate(conditions):
         condition_type = _text((_dict(condition) or {}).get("type"))
