@@ -9,9 +9,6 @@ from typing import Any
 
 import pytest
 
-# TODO: the memory storage backend is not in the tree yet; these tests skip until it lands.
-pytest.importorskip("apf.storage.memory")
-
 from apf.api.errors import StatusError
 from apf.api.kinds import FLOW_SCHEMA, PRIORITY_LEVEL
 from apf.registry.store import CONFLICT_MESSAGE, ObjectEvent, Preconditions, Store

@@ -9,9 +9,6 @@ from typing import Any
 import orjson
 import pytest
 
-# TODO: the memory storage backend is not in the tree yet; these tests skip until it lands.
-pytest.importorskip("apf.storage.memory")
-
 from apf.api.errors import StatusError
 from apf.registry.store import Store
 from apf.server.handlers.resources import ResourceHandler
