@@ -768,12 +768,15 @@ def _prop_schema(prop: Prop, version: str, *, v3: bool) -> Object:
     return schema
 
 
+_TOP_LEVEL = frozenset(name for kind in KINDS for name in (kind.kind, kind.list_kind))
+
+
 def _gvk_list(short: str, version: str) -> list[Object]:
-    if short in ("FlowSchema", "FlowSchemaList", "PriorityLevelConfiguration") or short == (
-        "PriorityLevelConfigurationList"
-    ):
+    """The ``x-kubernetes-group-version-kind`` entries of a named type, if any."""
+    if short in _TOP_LEVEL:
         return [{"group": GROUP, "kind": short, "version": version}]
     if short in ("DeleteOptions", "WatchEvent"):
+        # Shared types, served in every group version of the server.
         return [
             {"group": "", "kind": short, "version": "v1"},
             *({"group": GROUP, "kind": short, "version": v} for v in ALL_VERSIONS),
