@@ -387,7 +387,10 @@ async def test_resources_dry_run_rejects_unknown_value(handler: ResourceHandler)
     )
 
     assert code == 422
-    assert status["message"].startswith('CreateOptions.meta.k8s.io "" is invalid: dryRun')
+    assert status["message"] == (
+        'CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: '
+        '[]string{"Maybe"}: supported values: "All"'
+    )
 
 
 async def test_resources_dry_run_delete_keeps_object(handler: ResourceHandler) -> None:

@@ -127,7 +127,8 @@ class ResourceHandler:
     async def handle(self, request: Request) -> AnyResponse:
         """Serve one request under the group; failures raise StatusError for the app."""
         target = self._target(request.path)
-        view = View(target, negotiate(request.headers.get("accept", "")), _include_object(request))
+        output = negotiate(request.headers.get("accept", ""))
+        view = View(target, output, _include_object(request, output))
         _add_deprecation_warning(request, target)
         method = request.method.upper()
         if target.is_legacy_watch:
@@ -541,6 +542,13 @@ def _bool_query(request: Request, name: str) -> bool | None:
     raise errors.bad_request(f'invalid value "{raw}" for {name}: must be a boolean')
 
 
+class GoStrings(list[str]):
+    """A string list that prints as Go's ``%#v`` does, as option errors show bad values."""
+
+    def __str__(self) -> str:
+        return "[]string{" + ", ".join(f'"{v}"' for v in self) + "}"
+
+
 def _options_invalid(options_kind: str, problems: list[FieldError]) -> StatusError:
     return errors.invalid(META_GROUP, options_kind, "", problems)
 
@@ -552,7 +560,9 @@ def _dry_run(request: Request, options_kind: str, *, extra: Any = None) -> bool:
     if not values:
         return False
     if any(v != "All" for v in values):
-        problem = FieldError(CauseType.NOT_SUPPORTED, "dryRun", 'supported values: "All"', values)
+        problem = FieldError(
+            CauseType.NOT_SUPPORTED, "dryRun", 'supported values: "All"', GoStrings(values)
+        )
         raise _options_invalid(options_kind, [problem])
     return True
 
@@ -562,7 +572,7 @@ def _field_validation(request: Request, options_kind: str) -> str:
     if not mode:
         return "Warn"
     if mode not in FIELD_VALIDATION_MODES:
-        detail = 'supported values: "Ignore", "Strict", "Warn"'
+        detail = 'supported values: "", "Ignore", "Strict", "Warn"'
         problem = FieldError(CauseType.NOT_SUPPORTED, "fieldValidation", detail, mode)
         raise _options_invalid(options_kind, [problem])
     return mode
@@ -862,12 +872,13 @@ def _decode_continue(token: str) -> tuple[str, int]:
     return raw["start"], raw["rv"]
 
 
-def _include_object(request: Request) -> str:
+def _include_object(request: Request, output: Output) -> str:
+    """What Table rows embed; checked (422 TableOptions) only when a Table is wanted."""
     raw = request.query_value("includeObject") or "Metadata"
-    if raw not in INCLUDE_OBJECT_MODES:
-        raise errors.bad_request(
-            f'invalid value "{raw}" for includeObject: must be one of None, Metadata, Object'
-        )
+    if raw not in INCLUDE_OBJECT_MODES and output.representation is Representation.TABLE:
+        detail = "must be 'Metadata', 'Object', 'None', or empty"
+        problem = FieldError(CauseType.INVALID, "includeObject", detail, raw)
+        raise _options_invalid("TableOptions", [problem])
     return raw
 
 
