@@ -978,3 +978,50 @@ async def test_resources_watch_as_table_sends_columns_once(handler: ResourceHand
     assert events[0]["object"]["columnDefinitions"]
     assert events[1]["object"]["columnDefinitions"] == []
     assert events[1]["object"]["rows"][0]["object"]["metadata"]["name"] == "b"
+
+
+@pytest.mark.parametrize(
+    ("query", "code", "message"),
+    [
+        pytest.param(
+            "resourceVersionMatch=Exact",
+            422,
+            'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: '
+            "resourceVersionMatch is forbidden unless resourceVersion is provided",
+            id="match-without-rv",
+        ),
+        pytest.param(
+            "resourceVersion=0&resourceVersionMatch=Exact",
+            422,
+            'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: '
+            'resourceVersionMatch "exact" is forbidden for resourceVersion "0"',
+            id="exact-zero",
+        ),
+        pytest.param(
+            "resourceVersion=1&resourceVersionMatch=Newest",
+            422,
+            'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Unsupported value: '
+            '"Newest": supported values: "Exact", "NotOlderThan", ""',
+            id="unknown-match",
+        ),
+        pytest.param(
+            "sendInitialEvents=true",
+            422,
+            'ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: '
+            "sendInitialEvents is forbidden for list",
+            id="send-initial-on-list",
+        ),
+        pytest.param(
+            "resourceVersion=5&continue=x",
+            400,
+            "specifying resource version is not allowed when using continue",
+            id="continue-with-rv",
+        ),
+    ],
+)
+async def test_resources_list_validates_list_options(
+    handler: ResourceHandler, query: str, code: int, message: str
+) -> None:
+    status_code, status = await call(handler, make_request("GET", PL, query=query))
+
+    assert (status_code, status["message"]) == (code, message)

@@ -762,67 +762,60 @@ def _parse_resource_version(raw: str) -> int:
 
 
 def _check_list_options(request: Request, *, is_watch: bool) -> None:
-    """ListOptions rules kube-apiserver validates before serving a list or watch."""
+    """The ListOptions rules kube-apiserver checks before a list or watch (422 Invalid)."""
+    problems = _watch_option_problems(request) if is_watch else _list_option_problems(request)
+    if problems:
+        raise _options_invalid("ListOptions", problems)
     rv = request.query_value("resourceVersion")
+    if not is_watch and request.query_value("continue") and rv not in ("", "0"):
+        raise errors.bad_request("specifying resource version is not allowed when using continue")
+
+
+def _list_option_problems(request: Request) -> list[FieldError]:
+    match = request.query_value("resourceVersionMatch")
+    problems: list[FieldError] = []
+    if match:
+        if not request.query_value("resourceVersion"):
+            problems.append(_forbidden_match("unless resourceVersion is provided"))
+        if request.query_value("continue"):
+            problems.append(_forbidden_match("when continue is provided"))
+        if match not in RESOURCE_VERSION_MATCHES:
+            detail = 'supported values: "Exact", "NotOlderThan", ""'
+            problems.append(_unsupported_match(match, detail))
+        if match == "Exact" and request.query_value("resourceVersion") == "0":
+            problems.append(_forbidden_match('"exact" is forbidden for resourceVersion "0"'))
+    if request.has_query("sendInitialEvents"):
+        detail = "sendInitialEvents is forbidden for list"
+        problems.append(FieldError(CauseType.FORBIDDEN, "sendInitialEvents", detail))
+    return problems
+
+
+def _watch_option_problems(request: Request) -> list[FieldError]:
     match = request.query_value("resourceVersionMatch")
     has_send_initial = request.has_query("sendInitialEvents")
     problems: list[FieldError] = []
-    if match and match not in RESOURCE_VERSION_MATCHES:
-        detail = 'supported values: "Exact", "NotOlderThan"'
-        problems.append(FieldError(CauseType.NOT_SUPPORTED, "resourceVersionMatch", detail, match))
-    elif match and not is_watch:
-        if not rv:
-            problems.append(_forbidden_match("resourceVersion is not set"))
-        elif match == "Exact" and rv == "0":
-            problems.append(
-                _forbidden_match('resourceVersionMatch "exact" with resourceVersion "0"')
-            )
-        if request.query_value("continue"):
-            problems.append(_forbidden_match("continue is set"))
-    if is_watch and has_send_initial:
+    if has_send_initial and match != "NotOlderThan":
+        detail = "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"
+        problems.append(FieldError(CauseType.FORBIDDEN, "resourceVersionMatch", detail))
+    if match:
+        if not has_send_initial:
+            problems.append(_forbidden_match("for watch unless sendInitialEvents is provided"))
         if match != "NotOlderThan":
-            problems.append(
-                FieldError(
-                    CauseType.FORBIDDEN,
-                    "sendInitialEvents",
-                    "sendInitialEvents is forbidden for watch unless resourceVersionMatch is "
-                    "set to NotOlderThan",
-                )
-            )
-        if _bool_query(request, "allowWatchBookmarks") is not True:
-            problems.append(
-                FieldError(
-                    CauseType.FORBIDDEN,
-                    "allowWatchBookmarks",
-                    "sendInitialEvents requires setting allowWatchBookmarks to true",
-                )
-            )
-    elif is_watch and match:
-        problems.append(_forbidden_match("sendInitialEvents is not set"))
-    elif has_send_initial and not is_watch:
-        problems.append(
-            FieldError(
-                CauseType.FORBIDDEN, "sendInitialEvents", "sendInitialEvents is forbidden for list"
-            )
-        )
-    if rv and request.query_value("continue") and not is_watch and rv != "0":
-        problems.append(
-            FieldError(
-                CauseType.FORBIDDEN,
-                "resourceVersion",
-                "specifying resource version is not allowed when using continue",
-            )
-        )
-    if problems:
-        raise _options_invalid("ListOptions", problems)
+            problems.append(_unsupported_match(match, 'supported values: "NotOlderThan"'))
+        if request.query_value("continue"):
+            problems.append(_forbidden_match("when continue is provided"))
+    return problems
 
 
 def _forbidden_match(why: str) -> FieldError:
-    return FieldError(
-        CauseType.FORBIDDEN,
-        "resourceVersionMatch",
-        f"resourceVersionMatch is forbidden when {why}",
-    )
+    detail = f"resourceVersionMatch is forbidden {why}"
+    if why.startswith('"'):
+        detail = f"resourceVersionMatch {why}"
+    return FieldError(CauseType.FORBIDDEN, "resourceVersionMatch", detail)
+
+
+def _unsupported_match(match: str, detail: str) -> FieldError:
+    return FieldError(CauseType.NOT_SUPPORTED, "resourceVersionMatch", detail, match)
 
 
 def _check_list_resource_version(request: Request, current: int) -> None:
