@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator
 from typing import Any
@@ -1025,3 +1026,22 @@ async def test_resources_list_validates_list_options(
     status_code, status = await call(handler, make_request("GET", PL, query=query))
 
     assert (status_code, status["message"]) == (code, message)
+
+
+async def test_resources_watch_ends_when_watcher_falls_behind() -> None:
+    storage = MemoryStorage(watcher_buffer=1)
+    await storage.start()
+    handler = ResourceHandler(Store(storage), versions=("v1",))
+    response = await handler.handle(make_request("GET", PL, query="watch=1&resourceVersion=0"))
+    assert isinstance(response, StreamingResponse)
+    chunks = response.chunks
+    pending = asyncio.ensure_future(anext(chunks))
+    for _ in range(5):  # let the stream subscribe and block on its queue
+        await asyncio.sleep(0)
+
+    for name in ("a", "b", "c"):
+        await create(handler, PL, priority_level(name))
+
+    with pytest.raises(StopAsyncIteration):
+        await pending
+    await storage.close()
