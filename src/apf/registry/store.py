@@ -120,8 +120,8 @@ class Store:
             except StorageUnavailable as exc:
                 raise _unavailable(exc) from exc
             return _with_revision(new, revision)
-        # NOTE: after repeated generateName collisions we answer 409 AlreadyExists, as
-        # kube-apiserver does on its first collision; clients retry with a new name.
+        # NOTE: after GENERATE_NAME_ATTEMPTS collisions in a row we give up with 409
+        # AlreadyExists; the client may retry, and gets a fresh suffix.
         raise errors.already_exists(GROUP, kind.plural, new["metadata"]["name"])
 
     async def update(
@@ -172,22 +172,31 @@ class Store:
         preconditions: Preconditions | None = None,
         dry_run: bool = False,
     ) -> Object:
-        """Remove and return the object (as last stored). 404, 409 on a failed precondition."""
-        stored = await self._get_stored(kind, name)
-        _check_delete_preconditions(kind, name, stored, preconditions)
-        if dry_run:
-            return decode(stored.value, stored.revision)
-        try:
-            deleted = await self.storage.delete(
-                kind.storage_key(name), expected_revision=stored.revision
-            )
-        except KeyNotFound:
-            raise errors.not_found(GROUP, kind.plural, name) from None
-        except RevisionConflict:
-            raise errors.conflict(GROUP, kind.plural, name, CONFLICT_MESSAGE) from None
-        except StorageUnavailable as exc:
-            raise _unavailable(exc) from exc
-        return decode(deleted.value, deleted.revision)
+        """Remove and return the object (as last stored). 404, 409 on a failed precondition.
+
+        Without a resourceVersion precondition a concurrent write does not fail the
+        delete: it is retried on the newer object, as kube-apiserver does.
+        """
+        is_pinned = preconditions is not None and bool(preconditions.resource_version)
+        for _ in range(UPDATE_ATTEMPTS):
+            stored = await self._get_stored(kind, name)
+            _check_delete_preconditions(kind, name, stored, preconditions)
+            if dry_run:
+                return decode(stored.value, stored.revision)
+            try:
+                deleted = await self.storage.delete(
+                    kind.storage_key(name), expected_revision=stored.revision
+                )
+            except KeyNotFound:
+                raise errors.not_found(GROUP, kind.plural, name) from None
+            except RevisionConflict:
+                if is_pinned:
+                    raise errors.conflict(GROUP, kind.plural, name, CONFLICT_MESSAGE) from None
+                continue
+            except StorageUnavailable as exc:
+                raise _unavailable(exc) from exc
+            return decode(deleted.value, deleted.revision)
+        raise errors.conflict(GROUP, kind.plural, name, CONFLICT_MESSAGE)
 
     def watch(self, kind: Kind, *, after_revision: int) -> AsyncIterator[ObjectEvent]:
         """Events with revision > ``after_revision``; StatusError 410 Expired when compacted."""
