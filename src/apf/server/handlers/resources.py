@@ -245,6 +245,10 @@ class ResourceHandler:
                 ):
                     # Someone wrote between our read and our write; the patch did not
                     # pin a resourceVersion, so apply it again to the newer object.
+                    logger.debug(
+                        "patch conflicted, retrying",
+                        extra={"kind": target.kind.kind, "object_name": target.name},
+                    )
                     continue
                 raise
             return self._object_response(updated, 200, view)
