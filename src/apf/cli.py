@@ -196,6 +196,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvloop
 
     from apf.server.run import serve
+    from apf.storage.interface import StorageError
 
     try:
         uvloop.run(serve(options, storage))
@@ -203,6 +204,9 @@ def _serve(args: argparse.Namespace) -> int:
         pass
     except OSError as exc:
         print(f"apf: cannot serve: {exc}", file=sys.stderr)
+        return 1
+    except StorageError as exc:
+        print(f"apf: storage: {exc}", file=sys.stderr)
         return 1
     except ValueError as exc:
         # Bad configuration found at start-up (token file, certificates).
