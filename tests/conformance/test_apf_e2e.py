@@ -116,13 +116,13 @@ def test_requests_are_classified_by_a_new_flowschema_and_level(
 
         matching = server.api_client(impersonate="noxu", groups=["system:authenticated"])
         _, headers, _ = raw_request(matching, "GET", "/version")
-        assert headers["X-Kubernetes-PF-PriorityLevel-UID"] == level.metadata.uid
-        assert headers["X-Kubernetes-PF-FlowSchema-UID"] == flow_schema.metadata.uid
+        assert headers["x-kubernetes-pf-prioritylevel-uid"] == level.metadata.uid
+        assert headers["x-kubernetes-pf-flowschema-uid"] == flow_schema.metadata.uid
 
         other = server.api_client(impersonate="foo", groups=["system:authenticated"])
         _, headers, _ = raw_request(other, "GET", "/version")
-        assert headers["X-Kubernetes-PF-PriorityLevel-UID"] not in ("", level.metadata.uid)
-        assert headers["X-Kubernetes-PF-FlowSchema-UID"] not in ("", flow_schema.metadata.uid)
+        assert headers["x-kubernetes-pf-prioritylevel-uid"] not in ("", level.metadata.uid)
+        assert headers["x-kubernetes-pf-flowschema-uid"] not in ("", flow_schema.metadata.uid)
     finally:
         _cleanup(fc, [fs_name], [level_name])
 

@@ -38,7 +38,13 @@ async def _bursts(
         async def one() -> None:
             headers = {"Impersonate-User": user}
             async with session.get(server.url + "/version", headers=headers) as response:
-                results.append((response.status, await response.text(), dict(response.headers)))
+                results.append(
+                    (
+                        response.status,
+                        await response.text(),
+                        {k.lower(): v for k, v in response.headers.items()},
+                    )
+                )
 
         for _ in range(rounds):
             await asyncio.gather(*(one() for _ in range(size)))
@@ -99,10 +105,10 @@ def test_saturated_reject_level_answers_429_in_the_reference_format(
     assert rejected, f"no 429 in the bursts: {statuses}"
     _, body, headers = rejected[0]
     assert body == REJECT_BODY
-    assert headers["Content-Type"] == "text/plain; charset=utf-8"
-    assert headers["X-Content-Type-Options"] == "nosniff"
-    assert int(headers["Retry-After"]) >= 1
-    assert headers["X-Kubernetes-PF-PriorityLevel-UID"] == level_uid
+    assert headers["content-type"] == "text/plain; charset=utf-8"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert int(headers["retry-after"]) >= 1
+    assert headers["x-kubernetes-pf-prioritylevel-uid"] == level_uid
     assert set(statuses) <= {200, 429}
 
     metrics = tiny_server.urlopen("/metrics").read().decode()
@@ -114,8 +120,8 @@ def test_unknown_paths_are_classified_before_404(server: ServerProcess) -> None:
     code, headers, body = raw_request(server.api_client(), "GET", "/no/such/path")
     assert code == 404
     assert body["reason"] == "NotFound"
-    assert headers["X-Kubernetes-PF-FlowSchema-UID"]
-    assert headers["X-Kubernetes-PF-PriorityLevel-UID"]
+    assert headers["x-kubernetes-pf-flowschema-uid"]
+    assert headers["x-kubernetes-pf-prioritylevel-uid"]
 
 
 def test_metrics_expose_the_apf_families(server: ServerProcess) -> None:
@@ -173,4 +179,4 @@ def test_disabled_apf_falls_back_to_max_in_flight(
         code, headers, body = raw_request(server.api_client(), "GET", "/version")
         assert code == 200
         assert body["major"] == "1"
-        assert "X-Kubernetes-PF-FlowSchema-UID" not in headers
+        assert "x-kubernetes-pf-flowschema-uid" not in headers

@@ -23,9 +23,13 @@ def _get(
     try:
         with urllib.request.urlopen(request, context=context, timeout=30) as response:
             body = response.read()
-            return response.status, _decode(body), dict(response.headers)
+            return (
+                response.status,
+                _decode(body),
+                {k.lower(): v for k, v in response.headers.items()},
+            )
     except urllib.error.HTTPError as exc:
-        return exc.code, _decode(exc.read()), dict(exc.headers)
+        return exc.code, _decode(exc.read()), {k.lower(): v for k, v in exc.headers.items()}
 
 
 def _decode(body: bytes) -> Any:
@@ -53,13 +57,13 @@ def test_anonymous_may_read_version_but_not_flowschemas(server: ServerProcess) -
     status, body, headers = _get(server, "/version", context=context, headers={})
     assert status == 200
     assert body["major"] == "1"
-    assert headers["X-Kubernetes-PF-FlowSchema-UID"]
+    assert headers["x-kubernetes-pf-flowschema-uid"]
 
     status, body, headers = _get(server, FS_PATH, context=context, headers={})
     assert status == 403
     assert body["reason"] == "Forbidden"
     assert 'User "system:anonymous" cannot list resource "flowschemas"' in body["message"]
-    assert headers["X-Kubernetes-PF-PriorityLevel-UID"]
+    assert headers["x-kubernetes-pf-prioritylevel-uid"]
 
 
 def test_bearer_tokens_authenticate_users_and_groups(token_server: ServerProcess) -> None:
@@ -90,7 +94,7 @@ def test_impersonation_is_applied_before_authorization(server: ServerProcess) ->
     )
     assert status == 403
     assert 'User "noxu"' in body["message"]
-    assert headers["X-Kubernetes-PF-FlowSchema-UID"]
+    assert headers["x-kubernetes-pf-flowschema-uid"]
 
 
 def test_impersonation_requires_permission(token_server: ServerProcess) -> None:

@@ -25,7 +25,10 @@ def raw_request(
     query: list[tuple[str, str]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, str], Any]:
-    """Send a request through the client's own transport; return status, headers, JSON body."""
+    """Send a request through the client's own transport.
+
+    Returns the status, the headers with lower-cased names, and the decoded body.
+    """
     header_params = {"Accept": "application/json", **(headers or {})}
     if body is not None:
         header_params["Content-Type"] = content_type
@@ -45,7 +48,8 @@ def raw_request(
             parsed = json.loads(data)
         except ValueError:
             parsed = data.decode(errors="replace")
-    return response.status, dict(response.getheaders()), parsed
+    headers = {name.lower(): value for name, value in response.getheaders().items()}
+    return response.status, headers, parsed
 
 
 def retry_on_conflict(action: Callable[[], T], attempts: int = 5) -> T:
