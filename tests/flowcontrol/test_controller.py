@@ -287,6 +287,39 @@ async def test_controller_retry_after_grows_under_sustained_rejection(tiny: Harn
     holder.finish()
 
 
+async def test_controller_cancelled_waiter_is_counted_as_time_out(tiny: Harness) -> None:
+    await tiny.create(PRIORITY_LEVEL, queue_level("q", shares=5))
+    await tiny.create(FLOW_SCHEMA, schema_for_user("q", "jo", "q"))
+    first = await tiny.admit(request("jo"))
+    waiting = tiny.start_admit(request("jo"))
+    await settle()
+
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+
+    labels = {"priority_level": "q", "flow_schema": "q"}
+    rejected = "apiserver_flowcontrol_rejected_requests_total"
+    assert tiny.sample(rejected, **labels, reason="time-out") == 1
+    first.finish()
+    assert tiny.sample("apiserver_flowcontrol_current_executing_requests", **labels) == 0
+
+
+async def test_controller_readjusts_limits_every_ten_seconds(harness: Harness) -> None:
+    current = "apiserver_flowcontrol_current_limit_seats"
+    before = harness.sample(current, priority_level="global-default")
+    tickets = [await harness.admit(request(f"user-{i}")) for i in range(40)]
+
+    harness.clock.advance(10.0)
+
+    level = {"priority_level": "global-default"}
+    assert harness.sample("apiserver_flowcontrol_demand_seats_average", **level) == 40
+    assert harness.sample("apiserver_flowcontrol_demand_seats_high_watermark", **level) == 40
+    assert harness.sample(current, **level) != before
+    for ticket in tickets:
+        ticket.finish()
+
+
 # --- configuration changes ----------------------------------------------------------------
 
 

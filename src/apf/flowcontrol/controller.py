@@ -572,7 +572,7 @@ class Controller:
                     average=demand.average,
                     stdev=demand.stdev,
                     smoothed=smoothed,
-                    target=max(level.limits.minimum, smoothed),
+                    target=_target_seats(level, demand.high_watermark, smoothed),
                     current=level.current_limit,
                     nominal=level.limits.nominal,
                 ),
@@ -805,6 +805,15 @@ class Controller:
                 _request_row(name, r, include_details=include_details) for r in stats.requests
             )
         return debug.dump_requests(rows, include_details=include_details)
+
+
+def _target_seats(level: LevelState, high_watermark: int, smoothed: float) -> float:
+    """The allocation target of a level as spec §6 step 3 defines it (its limit if exempt)."""
+    assert level.limits is not None
+    if level.spec.is_exempt:
+        return float(level.current_limit)
+    floor = max(level.limits.minimum, min(level.limits.nominal, high_watermark))
+    return max(float(floor), smoothed)
 
 
 def _request_row(

@@ -21,7 +21,13 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
 
 from apf.flowcontrol.queueset import QueuedRequest
 
@@ -35,6 +41,10 @@ QUEUE_LENGTH_BUCKETS = (0, 10, 25, 50, 100, 250, 500, 1000)
 WATCH_COUNT_BUCKETS = (0, 1, 10, 100, 1000, 10000)
 WORK_SEATS_BUCKETS = (1, 2, 4, 10)  # the 1.29 boundaries
 DEMAND_RATIO_BUCKETS = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.7, 2.0, 2.8, 4.0, 6.0)
+
+# NOTE: Kubernetes exports no ``*_created`` series; this switch is process-wide in
+# prometheus_client, so every registry of this process loses them.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 READ_ONLY_VERBS = frozenset({"get", "list", "watch"})
 
