@@ -156,6 +156,7 @@ def test_metrics_exposition_has_every_required_family() -> None:
         "apiserver_flowcontrol_demand_seats_stdev",
         "apiserver_flowcontrol_demand_seats_smoothed",
         "apiserver_flowcontrol_target_seats",
+        "apiserver_flowcontrol_current_r",
         "apiserver_flowcontrol_seat_fair_frac",
         "apiserver_flowcontrol_request_concurrency_limit",
         "apiserver_flowcontrol_request_concurrency_in_use",

@@ -564,6 +564,7 @@ class Controller:
             assert level.limits is not None
             level.current_limit = current.get(name, level.current_limit)
             level.queue_set.set_concurrency_limit(level.current_limit)
+            self.metrics.current_r.labels(name).set(level.queue_set.current_r)
             demand, smoothed = demands[name]
             self.metrics.record_demand(
                 name,

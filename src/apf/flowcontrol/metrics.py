@@ -176,6 +176,9 @@ class Metrics:
         )
         self.demand_smoothed = self._gauge("demand_seats_smoothed", "Smoothed seat demand", level)
         self.target = self._gauge("target_seats", "Seat allocation target", level)
+        self.current_r = self._gauge(
+            "current_r", "Virtual time of the level's queue set, seat-seconds", level
+        )
         self.fair_frac = self._gauge("seat_fair_frac", "Fair fraction of seats in the allocation")
         self.demand_ratio = self._histogram(
             "demand_seats",
@@ -236,6 +239,7 @@ class Metrics:
             self.demand_stdev,
             self.demand_smoothed,
             self.target,
+            self.current_r,
         ):
             try:
                 gauge.remove(priority_level)
