@@ -260,12 +260,17 @@ class Controller:
         self.metrics_registry = self.metrics.registry
         self.watches = WatchTracker()
         self._estimator = WorkEstimator(object_count=self._object_count, watches=self.watches)
+        # Latest stored objects by kind and name, as the watches reported them.
         self._objects: dict[Kind, dict[str, Object]] = {FLOW_SCHEMA: {}, PRIORITY_LEVEL: {}}
+        # Storage revisions: newest event seen per kind, and newest one digested.
         self._seen_revision: dict[Kind, int] = {FLOW_SCHEMA: 0, PRIORITY_LEVEL: 0}
         self._digested_revision: dict[Kind, int] = {FLOW_SCHEMA: 0, PRIORITY_LEVEL: 0}
         self._synced = asyncio.Condition()
+        # Every live level, configured or quiescing; the same dict ``_state`` snapshots.
         self._levels: dict[str, LevelState] = {}
+        # The configuration requests are admitted against; None before start().
         self._state: Digested | None = None
+        # True while a digestion is queued on the loop (coalesces bursts of events).
         self._digest_scheduled = False
         self._notify_task: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
