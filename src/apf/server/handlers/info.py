@@ -51,6 +51,13 @@ class OpenApi:
         self._group = group
 
     def v2(self, request: Request) -> Response:
+        if "protobuf" in request.headers.get("accept", ""):
+            return Response(
+                status=200,
+                body=OPENAPI_V2_PROTOBUF,
+                content_type=OPENAPI_V2_PROTOBUF_TYPE,
+                headers=[("ETag", _etag(OPENAPI_V2_PROTOBUF))],
+            )
         return Response(status=200, body=self._v2, headers=[("ETag", _etag(self._v2))])
 
     def v3_index(self, request: Request) -> Response:
@@ -70,6 +77,21 @@ class OpenApi:
         if request.has_query("hash"):
             headers.append(("Cache-Control", "public, immutable"))
         return Response(status=200, body=doc, headers=headers)
+
+
+def _proto_field(number: int, payload: bytes) -> bytes:
+    """One length-delimited protobuf field (wire type 2); payloads here are < 128 bytes."""
+    return bytes([number << 3 | 2, len(payload)]) + payload
+
+
+# The gnostic OpenAPI v2 Document kubectl downloads for client-side checks, reduced to
+# ``swagger`` (1) and ``info`` (2: title 1, version 2). kubectl validates and patches our
+# kinds through OpenAPI v3; this only lets it parse v2 and move on.
+# TODO: encode the full v2 definitions in protobuf; kubectl's v2-only paths see no types.
+OPENAPI_V2_PROTOBUF = _proto_field(1, b"2.0") + _proto_field(
+    2, _proto_field(1, b"apf") + _proto_field(2, b"v1.29.0")
+)
+OPENAPI_V2_PROTOBUF_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 
 
 def _hash(doc: bytes) -> str:
