@@ -58,7 +58,10 @@ class Filters:
     route: Callable[[Request], Awaitable[AnyResponse]]
     admitter: Admitter | None = None
     max_in_flight: MaxInFlight | None = None
+    # Called once per answered request (apiserver_request_total).
     observe: Callable[[Request, int], None] | None = None
+    # Called with ("readOnly" | "mutating", count) when the in-flight count changes.
+    inflight_changed: Callable[[str, int], None] | None = None
 
 
 class ApiServer:
@@ -66,6 +69,7 @@ class ApiServer:
 
     def __init__(self, filters: Filters) -> None:
         self.filters = filters
+        self.in_flight = {"readOnly": 0, "mutating": 0}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -84,13 +88,18 @@ class ApiServer:
             body=body or b"",
             received_at=received_at,
         )
-        if body is None:
-            response: AnyResponse = status_response(
-                StatusError(413, "RequestEntityTooLarge", "the request body is too large")
-            )
-        else:
-            response = await self._serve(request, scope, receive)
-        await _send_response(response, request, send, receive)
+        kind = "readOnly" if request.method in ("GET", "HEAD") else "mutating"
+        self._count_in_flight(kind, +1)
+        try:
+            if body is None:
+                response: AnyResponse = status_response(
+                    StatusError(413, "RequestEntityTooLarge", "the request body is too large")
+                )
+            else:
+                response = await self._serve(request, scope, receive)
+            await _send_response(response, request, send, receive)
+        finally:
+            self._count_in_flight(kind, -1)
         if self.filters.observe is not None:
             self.filters.observe(request, response.status)
         if access_logger.isEnabledFor(logging.DEBUG):
@@ -104,6 +113,11 @@ class ApiServer:
                     "seconds": round(time.monotonic() - received_at, 6),
                 },
             )
+
+    def _count_in_flight(self, kind: str, delta: int) -> None:
+        self.in_flight[kind] += delta
+        if self.filters.inflight_changed is not None:
+            self.filters.inflight_changed(kind, self.in_flight[kind])
 
     async def _serve(self, request: Request, scope: Scope, receive: Receive) -> AnyResponse:
         f = self.filters

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import uvicorn
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import generate_latest
 
 from apf.api import schema
 from apf.api.errors import StatusError
 from apf.api.kinds import GROUP
 from apf.flowcontrol import ensurer
 from apf.flowcontrol.digest import RequestInfo, UserInfo
+from apf.flowcontrol.metrics import Metrics
 from apf.registry.store import Store
 from apf.server import authz, certs, impersonation, requestinfo
 from apf.server.app import ApiServer, Filters
@@ -27,6 +28,7 @@ from apf.server.handlers.discovery import Discovery
 from apf.server.handlers.health import HealthEndpoint
 from apf.server.handlers.info import OpenApi, dump, prometheus_text
 from apf.server.handlers.resources import ResourceHandler
+from apf.server.http import Request, Response
 from apf.server.maxinflight import MaxInFlight
 from apf.server.options import ServerOptions
 from apf.server.routing import Router
@@ -79,8 +81,8 @@ async def serve(options: ServerOptions, storage: Storage) -> None:
     readiness.storage_ok = True
     store = Store(storage)
     controller = _controller(options, store)
-    metrics_registry = controller.metrics_registry if controller else CollectorRegistry()
-    app = ApiServer(_filters(options, store, controller, readiness, metrics_registry))
+    metrics = controller.metrics if controller else Metrics()
+    app = ApiServer(_filters(options, store, controller, readiness, metrics))
     config = uvicorn.Config(
         app,
         http=TlsHttpToolsProtocol,
@@ -161,7 +163,7 @@ def _filters(
     store: Store,
     controller: Controller | None,
     readiness: Readiness,
-    metrics_registry: CollectorRegistry,
+    metrics: Metrics,
 ) -> Filters:
     versions = options.served_versions
     router = Router(
@@ -171,7 +173,7 @@ def _filters(
             v2=schema.openapi_v2, v3=schema.openapi_v3, group=GROUP, versions=versions
         ),
         health=_health(readiness),
-        metrics=prometheus_text(lambda: generate_latest(metrics_registry)),
+        metrics=prometheus_text(lambda: generate_latest(metrics.registry)),
         dumps=_dumps(controller),
     )
     authenticator = Authenticator(
@@ -194,6 +196,43 @@ def _filters(
         route=router.route,
         admitter=controller,
         max_in_flight=max_in_flight,
+        observe=lambda request, code: _record(metrics, request, code),
+        inflight_changed=metrics.inflight_changed,
+    )
+
+
+# apiserver_request_total's verb label, from the request-info verb.
+METRIC_VERBS = {
+    "get": "GET",
+    "list": "LIST",
+    "watch": "WATCH",
+    "create": "POST",
+    "update": "PUT",
+    "patch": "PATCH",
+    "delete": "DELETE",
+    "deletecollection": "DELETE",
+}
+
+
+def _record(metrics: Metrics, request: Request, code: int) -> None:
+    info = request.request_info
+    if info is None:
+        return
+    if info.is_resource_request:
+        verb = METRIC_VERBS.get(info.verb, info.verb.upper())
+        if request.headers.get("content-type", "").startswith("application/apply-patch"):
+            verb = "APPLY"
+        scope = "resource" if info.name else ("namespace" if info.namespace else "cluster")
+    else:
+        verb, scope = request.method.upper(), ""
+    metrics.record_request(
+        verb=verb,
+        group=info.api_group,
+        version=info.api_version,
+        resource=info.resource,
+        subresource=info.subresource,
+        scope=scope,
+        code=code,
     )
 
 
@@ -226,7 +265,7 @@ def _health(readiness: Readiness) -> dict[str, HealthEndpoint]:
     }
 
 
-def _dumps(controller: Controller | None) -> dict[str, Callable[..., object]]:
+def _dumps(controller: Controller | None) -> dict[str, Callable[[Request], Response]]:
     if controller is None:
         return {}
     c = controller
