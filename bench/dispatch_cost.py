@@ -125,7 +125,10 @@ async def _queued_samples(engine: Engine, shape: EngineShape, count: int) -> lis
         pending[level] = step if ready is pending[level] else pending[level]
         samples.append(elapsed)
     for step in pending.values():
-        step.close()
+        step.cancel()
+    for tickets in holders.values():
+        for ticket in tickets:
+            ticket.finish()
     return samples
 
 

@@ -9,6 +9,7 @@ benchmarks time enqueueing, dispatch and finishing while leaving the waiting out
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
@@ -178,10 +179,14 @@ class Step:
         done = getattr(self.awaited, "done", None)
         return bool(done()) if callable(done) else False
 
-    def close(self) -> None:
-        """Drop a coroutine still waiting (end of a benchmark)."""
-        with contextlib.suppress(BaseException):
-            self.coroutine.close()
+    def cancel(self) -> None:
+        """Cancel a coroutine still waiting, as a client going away would (the engine
+        removes the request from its queue)."""
+        if self.ticket is not None:
+            return
+        with contextlib.suppress(asyncio.CancelledError, StopIteration):
+            self.coroutine.throw(asyncio.CancelledError())
+        self.coroutine.close()
 
 
 def drive(engine: Engine, digest: RequestDigest) -> Step:

@@ -113,6 +113,7 @@ class ApfLevel:
         return False
 
     def finish(self, request: SimRequest) -> list[SimRequest]:
+        assert request.handle is not None
         self._qs.finish_request(request.handle)
         now = self.now()
         started: list[SimRequest] = []

@@ -45,7 +45,7 @@ async def _admit_path_bytes() -> float:
     holders: list[AdmissionTicket] = []
     while (step := drive(engine, engine.requests[0])).ticket is not None:
         holders.append(step.ticket)
-    step.close()
+    step.cancel()
     digests = [engine.requests[i % FLOWS] for i in range(WAITING_REQUESTS)]
     controller, options = engine.controller, engine.options
     gc.collect()
