@@ -19,9 +19,13 @@ Design (after kube-apiserver's queueset, re-derived from the spec):
 
 Every method is a plain ``def`` that changes state atomically; only
 ``QueuedRequest.wait`` suspends. Bookkeeping is O(1) or O(log n) per request
-except the dispatch choice, which scans only the queues that have waiters.
+(deadlines sit in one heap behind a single clock timer) except the dispatch
+choice, which scans every queue once per dispatch, as the reference does: it
+keeps the round-robin tie-break exact at the price of O(queues) per dispatch.
+Waiting requests are removed from the middle of a queue in O(queue length)
+on cancellation or expiry.
 
-Left out: nothing of the spec's queue set behaviour is knowingly missing.
+Left out: per-queue dumps of request UIDs; the epoch advance (see above).
 """
 
 from __future__ import annotations
@@ -566,7 +570,9 @@ class QueueSet:
 
     def _dispatch(self) -> None:
         """Start waiting requests while seats allow (spec §7, dispatch loop)."""
-        while self.waiting and self.seats_in_use < self.limit:
+        # ``executing == 0`` keeps a limit of 0 (or one full of lingering seats)
+        # admitting one request at a time, as the accommodation rule allows.
+        while self.waiting and (self.seats_in_use < self.limit or self.executing == 0):
             queue = self._next_queue()
             if queue is None:
                 return
