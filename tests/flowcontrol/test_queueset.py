@@ -1,9 +1,13 @@
-"""The fair queue set in simulated time: fairness, widths, rejections, reconfiguration."""
+"""Queue set: fairness, seats, rejections, config changes; all in simulated time."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
 import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -15,121 +19,295 @@ from apf.flowcontrol.queueset import (
     RequestState,
     WorkEstimate,
 )
-from tests.flowcontrol.simulation import Flow, Recorder, Simulation, jain_index
-
-SERVICE = 0.1
 
 
-def _one_queue(limit: int, *, length: int = 50) -> tuple[FakeClock, Recorder, QueueSet]:
-    clock = FakeClock()
-    recorder = Recorder(clock)
-    qs = QueueSet(
-        "test",
-        clock,
-        queuing=QueuingConfig(queues=1, hand_size=1, queue_length_limit=length),
-        concurrency_limit=limit,
-        observer=recorder,
-    )
-    return clock, recorder, qs
+def flow_hash(flow_schema: str, distinguisher: str) -> int:
+    data = flow_schema.encode() + b"\x00" + distinguisher.encode()
+    return int.from_bytes(hashlib.sha256(data).digest()[:8], "little")
 
 
-def _start(
-    qs: QueueSet,
-    clock: FakeClock,
-    *,
-    flow: str = "f",
-    deadline: float = 60.0,
-    width: WorkEstimate | None = None,
-    hash_value: int = 0,
-) -> QueuedRequest:
-    return qs.start_request(
-        hash_value=hash_value,
-        width=width or WorkEstimate(),
-        deadline=clock.now() + deadline,
-        flow_schema=flow,
-        distinguisher="",
-    )
+@dataclass(frozen=True, slots=True)
+class Job:
+    """What a simulated client asked for: its flow and how long the work takes."""
+
+    flow: str
+    hash_value: int
+    service_seconds: float | None  # None: the test finishes the request itself
+    resubmit: bool = False
 
 
-def _state(request: QueuedRequest) -> RequestState:
-    """The state now (a call, so the type checker does not carry an earlier narrowing)."""
-    return request.state
+@dataclass
+class Recorder:
+    """Observer that records every event and runs dispatched jobs for their service time."""
+
+    clock: FakeClock
+    events: list[tuple[str, str, float]] = field(default_factory=list)
+    dispatched: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    waits: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    rejected: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    no_accommodation: int = 0
+    sim: Simulation | None = None
+
+    def on_enqueued(self, req: QueuedRequest, queue_length: int) -> None:
+        self.events.append(("enqueued", req.distinguisher, self.clock.now()))
+
+    def on_dispatched(self, req: QueuedRequest, wait_seconds: float) -> None:
+        self.events.append(("dispatched", req.distinguisher, self.clock.now()))
+        self.dispatched[req.distinguisher] += 1
+        self.waits[req.distinguisher].append(wait_seconds)
+        if self.sim is not None:
+            self.sim.schedule_finish(req)
+
+    def on_rejected(self, req: QueuedRequest, reason: str, wait_seconds: float) -> None:
+        self.events.append((f"rejected:{reason}", req.distinguisher, self.clock.now()))
+        self.rejected[req.distinguisher].append(reason)
+
+    def on_finished(self, req: QueuedRequest, execution_seconds: float) -> None:
+        self.events.append(("finished", req.distinguisher, self.clock.now()))
+
+    def on_no_accommodation(self, req: QueuedRequest) -> None:
+        self.no_accommodation += 1
 
 
-def test_queueset_gives_equal_backlogged_flows_equal_throughput() -> None:
-    sim = Simulation(limit=8, queuing=QueuingConfig(queues=64, hand_size=6, queue_length_limit=50))
-    for i in range(4):
-        sim.add(
-            Flow(
-                f"flow-{i}",
-                hash_value=1_000_003 * (i + 1),
-                outstanding=20,
-                service_seconds=SERVICE,
-            )
+class Simulation:
+    """A queue set on a fake clock whose dispatched requests finish after their service time."""
+
+    def __init__(
+        self,
+        *,
+        queuing: QueuingConfig | None,
+        limit: int,
+        is_exempt: bool = False,
+        wait_limit_seconds: float = 1000.0,
+    ) -> None:
+        self.clock = FakeClock()
+        self.recorder = Recorder(self.clock)
+        self.recorder.sim = self
+        self.wait_limit_seconds = wait_limit_seconds
+        self.qs = QueueSet(
+            "test",
+            self.clock,
+            queuing=queuing,
+            concurrency_limit=limit,
+            is_exempt=is_exempt,
+            observer=self.recorder,
         )
 
-    sim.run(30.0)
+    def submit(
+        self,
+        flow: str,
+        *,
+        service_seconds: float | None = None,
+        width: WorkEstimate | None = None,
+        hash_value: int | None = None,
+        resubmit: bool = False,
+    ) -> QueuedRequest:
+        """Start one request of ``flow``; a resubmitting client sends another when it ends."""
+        if hash_value is None:
+            hash_value = flow_hash("fs", flow)
+        return self.qs.start_request(
+            hash_value=hash_value,
+            width=width or WorkEstimate(),
+            deadline=self.clock.now() + self.wait_limit_seconds,
+            flow_schema="fs",
+            distinguisher=flow,
+            descr=Job(flow, hash_value, service_seconds, resubmit),
+        )
 
-    served = sim.recorder.served_by_flow(since=5.0)
-    assert len(served) == 4
-    assert jain_index([float(v) for v in served.values()]) >= 0.98
+    def schedule_finish(self, req: QueuedRequest) -> None:
+        job = req.descr
+        assert isinstance(job, Job)
+        if job.service_seconds is not None:
+            self.clock.call_later(job.service_seconds, lambda: self._finish(req, job))
 
+    def _finish(self, req: QueuedRequest, job: Job) -> None:
+        self.qs.finish_request(req)
+        if job.resubmit:
+            self.submit(
+                job.flow,
+                service_seconds=job.service_seconds,
+                width=req.width,
+                hash_value=job.hash_value,
+                resubmit=True,
+            )
 
-def test_queueset_is_max_min_fair_under_uneven_demand() -> None:
-    sim = Simulation(
-        limit=10, queuing=QueuingConfig(queues=64, hand_size=6, queue_length_limit=50)
-    )
-    sim.add(Flow("small", hash_value=11, outstanding=1, service_seconds=SERVICE))
-    sim.add(Flow("medium", hash_value=2_222_222, outstanding=3, service_seconds=SERVICE))
-    sim.add(Flow("greedy", hash_value=987_654_321, outstanding=40, service_seconds=SERVICE))
+    def arrive_every(
+        self, flow: str, *, period_seconds: float, until: float, hash_value: int | None = None
+    ) -> None:
+        """An open-loop client: one request every ``period_seconds`` until ``until``."""
 
-    sim.run(30.0)
+        def arrive() -> None:
+            self.submit(flow, service_seconds=1.0, hash_value=hash_value)
+            if self.clock.now() + period_seconds < until:
+                self.clock.call_later(period_seconds, arrive)
 
-    # Average concurrency each flow got: served requests x service time / elapsed time.
-    served = sim.recorder.served_by_flow(since=5.0)
-    concurrency = {name: n * SERVICE / 25.0 for name, n in served.items()}
-    assert concurrency["small"] == pytest.approx(1.0, rel=0.1)
-    assert concurrency["medium"] == pytest.approx(3.0, rel=0.1)
-    assert concurrency["greedy"] == pytest.approx(6.0, rel=0.1)
-
-
-def test_queueset_never_exceeds_seats_with_wide_requests() -> None:
-    sim = Simulation(limit=4, queuing=QueuingConfig(queues=8, hand_size=2, queue_length_limit=50))
-    peak = 0
-
-    def observe(_req: object) -> None:
-        nonlocal peak
-        peak = max(peak, sim.qs.seats_in_use)
-
-    sim.recorder.on_dispatch.append(observe)
-    sim.add(
-        Flow("wide", hash_value=5, outstanding=5, service_seconds=SERVICE, width=WorkEstimate(3))
-    )
-    sim.add(Flow("narrow", hash_value=77_777, outstanding=5, service_seconds=SERVICE))
-
-    sim.run(10.0)
-
-    served = sim.recorder.served_by_flow()
-    assert peak <= 4
-    assert served["wide"] > 0
-    assert served["narrow"] > 0
-
-
-def test_queueset_runs_a_request_wider_than_the_limit_alone() -> None:
-    clock, _, qs = _one_queue(limit=2)
-    first = _start(qs, clock)
-    wide = _start(qs, clock, width=WorkEstimate(5))
-    assert wide.state is RequestState.WAITING
-
-    qs.finish_request(first)
-
-    assert _state(wide) is RequestState.EXECUTING
-    assert qs.seats_in_use == 5
+        self.clock.call_later(0.0, arrive)
 
 
-def test_queueset_rejects_when_queue_full_and_level_busy() -> None:
-    clock, recorder, qs = _one_queue(limit=1, length=2)
-    states = [_start(qs, clock).state for _ in range(4)]
+def jain_index(values: list[float]) -> float:
+    """Jain's fairness index: 1 when all equal, 1/n when one takes everything."""
+    return sum(values) ** 2 / (len(values) * sum(v * v for v in values))
+
+
+async def settle() -> None:
+    """Let every ready task run until all of them block again."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+def state(req: QueuedRequest) -> RequestState:
+    """Read the state through a call, so the type checker does not pin it across calls."""
+    return req.state
+
+
+def one_queue_per_flow(queues: int, queue_length_limit: int = 1000) -> QueuingConfig:
+    """Hand size 1: hash ``i`` lands in queue ``i``, so flows never share a queue."""
+    return QueuingConfig(queues=queues, hand_size=1, queue_length_limit=queue_length_limit)
+
+
+# --- fairness ---
+
+
+def test_queueset_gives_equal_throughput_to_equal_backlogged_flows() -> None:
+    sim = Simulation(queuing=QueuingConfig(64, 8, 1000), limit=10)
+    flows = [f"flow-{i}" for i in range(8)]
+    for flow in flows:
+        for _ in range(20):
+            sim.submit(flow, service_seconds=0.5, resubmit=True)
+
+    sim.clock.advance(200.0)
+
+    served = [float(sim.recorder.dispatched[flow]) for flow in flows]
+    assert jain_index(served) >= 0.98
+    assert sum(served) == pytest.approx(10 * 200 / 0.5, rel=0.02)
+
+
+def test_queueset_gives_max_min_fair_shares_to_uneven_demand() -> None:
+    sim = Simulation(queuing=one_queue_per_flow(3), limit=10, wait_limit_seconds=15.0)
+    for i, (flow, rate) in enumerate([("small", 1.0), ("medium", 3.0), ("large", 10.0)]):
+        sim.arrive_every(flow, period_seconds=1 / rate, until=300.0, hash_value=i)
+
+    sim.clock.advance(300.0)
+
+    served = {flow: sim.recorder.dispatched[flow] / 300.0 for flow in sim.recorder.dispatched}
+    assert served["small"] == pytest.approx(1.0, rel=0.05)
+    assert served["medium"] == pytest.approx(3.0, rel=0.05)
+    assert served["large"] == pytest.approx(6.0, rel=0.05)
+
+
+def test_queueset_isolates_light_flows_from_a_heavy_flow_by_shuffle_sharding() -> None:
+    sim = Simulation(queuing=QueuingConfig(64, 8, 1000), limit=10)
+    for _ in range(300):
+        sim.submit("heavy", service_seconds=1.0, resubmit=True)
+    light = [f"light-{i}" for i in range(20)]
+    for i, flow in enumerate(light):
+        start = functools.partial(sim.arrive_every, flow, period_seconds=4.0, until=100.0)
+        sim.clock.call_later(i * 0.1, start)
+
+    sim.clock.advance(100.0)
+
+    # Heavy requests all end on whole seconds, so a light one may wait for the
+    # next few bursts of freed seats, but never behind the heavy backlog.
+    light_waits = [w for flow in light for w in sim.recorder.waits[flow]]
+    heavy_waits = sim.recorder.waits["heavy"]
+    assert len(light_waits) == 20 * 25
+    assert max(light_waits) <= 4.0
+    assert statistics.mean(light_waits) <= 1.5
+    assert statistics.mean(heavy_waits) >= 20 * statistics.mean(light_waits)
+    assert sim.recorder.dispatched["heavy"] >= 0.4 * 10 * 100
+
+
+# --- seats and width ---
+
+
+def test_queueset_blocks_whole_level_when_head_does_not_fit() -> None:
+    sim = Simulation(queuing=one_queue_per_flow(3), limit=10)
+    running = sim.submit("a", width=WorkEstimate(initial_seats=5), hash_value=2)
+    wide = sim.submit("a", width=WorkEstimate(initial_seats=8), hash_value=0)
+    # One seat but far more work, so the fair order serves the wide head first.
+    slow = WorkEstimate(initial_seats=1, final_seats=1, additional_latency_seconds=1.0)
+    narrow = sim.submit("b", width=slow, hash_value=1)
+
+    assert state(running) is RequestState.EXECUTING
+    assert state(wide) is RequestState.WAITING
+    assert state(narrow) is RequestState.WAITING
+    assert sim.recorder.no_accommodation >= 1
+    assert sim.qs.seats_in_use == 5
+
+    sim.qs.finish_request(running)
+
+    assert state(wide) is RequestState.EXECUTING
+    assert state(narrow) is RequestState.EXECUTING
+    assert sim.qs.seats_in_use == 9
+
+
+def test_queueset_runs_request_wider_than_limit_only_alone() -> None:
+    sim = Simulation(queuing=one_queue_per_flow(2), limit=4)
+    first = sim.submit("a", hash_value=0)
+    wide = sim.submit("b", width=WorkEstimate(initial_seats=6), hash_value=1)
+
+    assert state(wide) is RequestState.WAITING
+
+    sim.qs.finish_request(first)
+
+    assert state(wide) is RequestState.EXECUTING
+    assert sim.qs.seats_in_use == 6
+
+
+def test_queueset_admits_one_at_a_time_when_limit_is_zero() -> None:
+    sim = Simulation(queuing=one_queue_per_flow(1), limit=0)
+    first = sim.submit("a", hash_value=0)
+    second = sim.submit("a", hash_value=0)
+
+    assert state(first) is RequestState.EXECUTING
+    assert state(second) is RequestState.WAITING
+
+    sim.qs.finish_request(first)
+
+    assert state(second) is RequestState.EXECUTING
+
+
+def test_queueset_keeps_final_seats_for_the_additional_latency() -> None:
+    sim = Simulation(queuing=one_queue_per_flow(1), limit=3)
+    width = WorkEstimate(initial_seats=1, final_seats=3, additional_latency_seconds=2.0)
+    mutating = sim.submit("a", width=width, hash_value=0)
+    follower = sim.submit("a", hash_value=0)
+    sim.clock.advance(0.5)
+
+    sim.qs.finish_request(mutating)
+    sim.clock.advance(1.9)
+
+    assert state(mutating) is RequestState.FINISHED
+    assert sim.qs.seats_in_use == 3
+    assert state(follower) is RequestState.WAITING
+
+    sim.clock.advance(0.1)
+
+    assert state(follower) is RequestState.EXECUTING
+    assert sim.qs.seats_in_use == 1
+
+
+def test_queueset_clamps_final_seats_to_the_limit() -> None:
+    sim = Simulation(queuing=one_queue_per_flow(1), limit=2)
+    blocker = sim.submit("a", hash_value=0)
+    width = WorkEstimate(initial_seats=1, final_seats=4, additional_latency_seconds=1.0)
+    wide = sim.submit("a", width=width, hash_value=0)
+
+    sim.qs.finish_request(blocker)
+
+    assert state(wide) is RequestState.EXECUTING
+    assert wide.width.final_seats == 2
+    assert wide.width.additional_latency_seconds == pytest.approx(2.0)
+
+
+# --- rejections ---
+
+
+def test_queueset_rejects_when_queue_full_at_capacity() -> None:
+    sim = Simulation(queuing=one_queue_per_flow(1, queue_length_limit=2), limit=1)
+    requests = [sim.submit("a", hash_value=0) for _ in range(4)]
+
+    states = [r.state for r in requests]
 
     assert states == [
         RequestState.EXECUTING,
@@ -137,177 +315,222 @@ def test_queueset_rejects_when_queue_full_and_level_busy() -> None:
         RequestState.WAITING,
         RequestState.REJECTED,
     ]
-    assert [reason for _, _, reason in recorder.rejected] == ["queue-full"]
+    assert requests[3].reject_reason == "queue-full"
+    assert requests[3].queue_index == -1
 
 
-def test_queueset_rejects_at_once_in_reject_mode() -> None:
-    clock = FakeClock()
-    qs = QueueSet("reject", clock, queuing=None, concurrency_limit=1)
-    first, second = _start(qs, clock), _start(qs, clock)
+def test_queueset_queues_past_length_limit_when_below_capacity() -> None:
+    sim = Simulation(queuing=one_queue_per_flow(1, queue_length_limit=1), limit=10)
+    running = sim.submit("a", width=WorkEstimate(initial_seats=5), hash_value=0)
+    waiting = [
+        sim.submit("a", width=WorkEstimate(initial_seats=8), hash_value=0) for _ in range(3)
+    ]
 
-    assert first.state is RequestState.EXECUTING
-    assert (second.state, second.reject_reason) == (RequestState.REJECTED, "concurrency-limit")
-
-
-def test_queueset_times_out_a_request_at_its_deadline() -> None:
-    clock, recorder, qs = _one_queue(limit=1)
-    _start(qs, clock)
-    waiting = _start(qs, clock, deadline=15.0)
-
-    clock.advance(14.999)
-    assert waiting.state is RequestState.WAITING
-    clock.advance(0.002)
-
-    assert (waiting.state, waiting.reject_reason) == (RequestState.REJECTED, "time-out")
-    assert recorder.rejected[0][0] == pytest.approx(15.0)
-    assert qs.waiting == 0
+    assert state(running) is RequestState.EXECUTING
+    assert [r.state for r in waiting] == [RequestState.WAITING] * 3
 
 
-async def test_queueset_cancellation_removes_a_waiting_request() -> None:
-    clock, _, qs = _one_queue(limit=1)
-    running = _start(qs, clock)
-    waiting = _start(qs, clock)
-    task = asyncio.ensure_future(waiting.wait())
-    await asyncio.sleep(0)
+def test_queueset_rejects_with_time_out_at_the_deadline() -> None:
+    sim = Simulation(queuing=one_queue_per_flow(1), limit=1, wait_limit_seconds=15.0)
+    sim.submit("a", hash_value=0)
+    late = sim.submit("a", hash_value=0)
 
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    sim.clock.advance(14.999)
+    assert state(late) is RequestState.WAITING
+    sim.clock.advance(0.001)
 
-    assert (waiting.state, waiting.reject_reason) == (RequestState.REJECTED, "time-out")
-    assert qs.waiting == 0
-    qs.finish_request(running)
-    assert qs.is_idle
+    assert state(late) is RequestState.REJECTED
+    assert late.reject_reason == "time-out"
+    assert sim.recorder.events[-1] == ("rejected:time-out", "a", 15.0)
+    assert sim.qs.statistics().waiting == 0
 
 
-async def test_queueset_wait_returns_once_dispatched() -> None:
-    clock, _, qs = _one_queue(limit=1)
-    running = _start(qs, clock)
-    waiting = _start(qs, clock)
-    task = asyncio.ensure_future(waiting.wait())
-    await asyncio.sleep(0)
+async def test_queueset_wait_returns_false_when_timed_out() -> None:
+    sim = Simulation(queuing=one_queue_per_flow(1), limit=1, wait_limit_seconds=5.0)
+    sim.submit("a", hash_value=0)
+    late = sim.submit("a", hash_value=0)
+    waiter = asyncio.create_task(late.wait())
+    await settle()
 
-    qs.finish_request(running)
+    sim.clock.advance(5.0)
+    await settle()
 
-    assert await task is True
-    assert waiting.state is RequestState.EXECUTING
-
-
-def test_shuffle_sharding_isolates_light_flows_from_a_heavy_one() -> None:
-    sim = Simulation(
-        limit=10, queuing=QueuingConfig(queues=64, hand_size=6, queue_length_limit=500)
-    )
-    sim.add(Flow("heavy", hash_value=123_456_789, outstanding=300, service_seconds=SERVICE))
-    for i in range(10):
-        sim.add(
-            Flow(
-                f"light-{i}",
-                hash_value=(i + 1) * 7_919_000_111,
-                outstanding=1,
-                service_seconds=SERVICE,
-            )
-        )
-
-    sim.run(20.0)
-
-    light_waits = [w for name, ws in sim.recorder.waits.items() if name != "heavy" for w in ws]
-    heavy_waits = sim.recorder.waits["heavy"][300:]
-    # Service times are equal, so waits come in whole services: a light request waits
-    # about one, the heavy flow's backlog waits dozens.
-    assert statistics.quantiles(light_waits, n=100)[98] <= 4 * SERVICE + 1e-9
-    assert statistics.median(heavy_waits) > 20 * statistics.median(light_waits)
+    assert waiter.done()
+    assert waiter.result() is False
 
 
-def test_queueset_keeps_queued_requests_when_queues_shrink() -> None:
-    clock = FakeClock()
-    qs = QueueSet("shrink", clock, queuing=QueuingConfig(8, 2, 50), concurrency_limit=1)
-    running = _start(qs, clock)
-    waiting = [_start(qs, clock, hash_value=h * 99_991) for h in range(1, 9)]
+async def test_queueset_wait_returns_true_once_dispatched() -> None:
+    sim = Simulation(queuing=one_queue_per_flow(1), limit=1)
+    first = sim.submit("a", hash_value=0)
+    second = sim.submit("a", hash_value=0)
+    waiter = asyncio.create_task(second.wait())
+    await settle()
+    assert not waiter.done()
 
-    qs.reconfigure(queuing=QueuingConfig(2, 1, 50), concurrency_limit=1)
-    current = running
-    for _ in range(len(waiting)):
-        qs.finish_request(current)
-        executing = [r for r in waiting if r.state is RequestState.EXECUTING]
-        assert len(executing) == 1
-        current = executing[0]
-        waiting.remove(current)
-    qs.finish_request(current)
+    sim.qs.finish_request(first)
+    await settle()
 
-    assert qs.is_idle
-    assert len(qs.queues) == 2
+    assert waiter.result() is True
+    assert await first.wait() is True
 
 
-def test_queueset_switched_to_reject_still_drains_its_queues() -> None:
-    clock, _, qs = _one_queue(limit=1)
-    running = _start(qs, clock)
-    queued = _start(qs, clock)
+async def test_queueset_cancellation_removes_the_waiting_request() -> None:
+    sim = Simulation(queuing=one_queue_per_flow(1), limit=1)
+    first = sim.submit("a", hash_value=0)
+    cancelled = sim.submit("b", hash_value=0)
+    after = sim.submit("c", hash_value=0)
+    waiter = asyncio.create_task(cancelled.wait())
+    await settle()
 
-    qs.reconfigure(queuing=None, concurrency_limit=1)
-    refused = _start(qs, clock)
-    qs.finish_request(running)
+    waiter.cancel()
+    await settle()
+
+    assert waiter.cancelled()
+    assert state(cancelled) is RequestState.REJECTED
+    assert cancelled.reject_reason == "time-out"
+    assert sim.qs.statistics().waiting == 1
+    assert sim.qs.statistics().cancelled == 1
+    sim.qs.finish_request(first)
+    assert state(after) is RequestState.EXECUTING
+
+
+def test_queueset_rejects_in_reject_mode_when_seats_are_short() -> None:
+    sim = Simulation(queuing=None, limit=2)
+    admitted = [sim.submit("a") for _ in range(2)]
+    refused = sim.submit("a")
+
+    assert [r.state for r in admitted] == [RequestState.EXECUTING] * 2
+    assert state(refused) is RequestState.REJECTED
+    assert refused.reject_reason == "concurrency-limit"
+
+
+def test_queueset_exempt_dispatches_everything_and_counts_seats() -> None:
+    sim = Simulation(queuing=QueuingConfig(8, 2, 1), limit=1, is_exempt=True)
+    requests = [sim.submit("a", width=WorkEstimate(initial_seats=3)) for _ in range(5)]
+
+    assert all(r.state is RequestState.EXECUTING for r in requests)
+    assert sim.qs.seats_in_use == 15
+    assert sim.qs.take_seat_demand().high_watermark == 15
+
+
+# --- configuration changes ---
+
+
+def test_queueset_keeps_queued_requests_when_queues_grow() -> None:
+    sim = Simulation(queuing=one_queue_per_flow(2), limit=1)
+    running = sim.submit("a", hash_value=0)
+    queued = sim.submit("b", hash_value=1)
+
+    sim.qs.reconfigure(queuing=one_queue_per_flow(6), concurrency_limit=1)
+
+    assert len(sim.qs.statistics().queues) == 6
+    assert queued.queue_index == 1
+    sim.qs.finish_request(running)
+    assert state(queued) is RequestState.EXECUTING
+
+
+def test_queueset_removes_surplus_queues_once_empty_after_shrink() -> None:
+    sim = Simulation(queuing=one_queue_per_flow(4), limit=1)
+    running = sim.submit("a", hash_value=3)
+    queued = sim.submit("b", hash_value=3)
+
+    sim.qs.reconfigure(queuing=one_queue_per_flow(2), concurrency_limit=1)
+
+    assert len(sim.qs.statistics().queues) == 3
+    assert queued.queue_index == 2
+    newcomer = sim.submit("c", hash_value=3)
+    assert newcomer.queue_index == 1
+    sim.qs.finish_request(running)
+    # The old queue already paid for ``running``, so the newcomer goes first.
+    assert state(newcomer) is RequestState.EXECUTING
+    sim.qs.finish_request(newcomer)
+    assert state(queued) is RequestState.EXECUTING
+    assert len(sim.qs.statistics().queues) == 3
+    sim.qs.finish_request(queued)
+    assert len(sim.qs.statistics().queues) == 2
+
+
+def test_queueset_drains_old_queues_after_switch_to_reject() -> None:
+    sim = Simulation(queuing=one_queue_per_flow(1), limit=1)
+    running = sim.submit("a", hash_value=0)
+    queued = sim.submit("a", hash_value=0)
+
+    sim.qs.reconfigure(queuing=None, concurrency_limit=1)
+    refused = sim.submit("a")
+    sim.qs.finish_request(running)
 
     assert refused.reject_reason == "concurrency-limit"
-    assert queued.state is RequestState.EXECUTING
+    assert state(queued) is RequestState.EXECUTING
+    sim.qs.finish_request(queued)
+    assert sim.qs.is_idle
+    assert sim.qs.statistics().queues == ()
 
 
 def test_queueset_lower_limit_never_interrupts_running_requests() -> None:
-    clock, _, qs = _one_queue(limit=4)
-    running = [_start(qs, clock) for _ in range(4)]
-    queued = _start(qs, clock)
+    sim = Simulation(queuing=one_queue_per_flow(1), limit=4)
+    running = [sim.submit("a", hash_value=0) for _ in range(4)]
+    queued = sim.submit("a", hash_value=0)
 
-    qs.set_concurrency_limit(1)
-    assert all(r.state is RequestState.EXECUTING for r in running)
-    for request in running[:3]:
-        qs.finish_request(request)
-    assert queued.state is RequestState.WAITING
+    sim.qs.set_concurrency_limit(2)
+    for req in running[:2]:
+        sim.qs.finish_request(req)
 
-    qs.finish_request(running[3])
-    assert _state(queued) is RequestState.EXECUTING
-
-
-def test_queueset_raising_the_limit_dispatches_waiters() -> None:
-    clock, _, qs = _one_queue(limit=1)
-    _start(qs, clock)
-    queued = _start(qs, clock)
-
-    qs.set_concurrency_limit(2)
-
-    assert queued.state is RequestState.EXECUTING
+    assert all(r.state is RequestState.EXECUTING for r in running[2:])
+    assert state(queued) is RequestState.WAITING
+    sim.qs.finish_request(running[2])
+    assert state(queued) is RequestState.EXECUTING
 
 
-def test_queueset_final_seats_linger_for_the_additional_latency() -> None:
-    clock, _, qs = _one_queue(limit=4)
-    width = WorkEstimate(initial_seats=1, final_seats=3, additional_latency_seconds=0.5)
-    request = _start(qs, clock, width=width)
-    qs.finish_request(request)
+def test_queueset_raising_limit_dispatches_waiters() -> None:
+    sim = Simulation(queuing=one_queue_per_flow(1), limit=1)
+    sim.submit("a", hash_value=0)
+    queued = [sim.submit("a", hash_value=0) for _ in range(2)]
 
-    assert qs.seats_in_use == 3
-    assert qs.executing == 0
-    clock.advance(0.5)
-    assert qs.seats_in_use == 0
-    assert qs.is_idle
+    sim.qs.set_concurrency_limit(3)
+
+    assert [r.state for r in queued] == [RequestState.EXECUTING] * 2
 
 
-def test_queueset_exempt_level_never_queues() -> None:
-    clock = FakeClock()
-    qs = QueueSet("exempt", clock, queuing=None, concurrency_limit=0, is_exempt=True)
-    states = {_start(qs, clock).state for _ in range(100)}
-
-    assert states == {RequestState.EXECUTING}
-    assert qs.seats_in_use == 100
+# --- observation ---
 
 
-def test_queueset_seat_demand_is_time_weighted() -> None:
-    clock, _, qs = _one_queue(limit=10)
-    requests = [_start(qs, clock) for _ in range(4)]
-    clock.advance(5.0)
-    for request in requests[:2]:
-        qs.finish_request(request)
-    clock.advance(5.0)
+def test_queueset_reports_seat_demand_over_the_period() -> None:
+    sim = Simulation(queuing=one_queue_per_flow(1), limit=2)
+    sim.submit("a", hash_value=0)
+    sim.clock.advance(1.0)
+    sim.submit("a", hash_value=0)
+    sim.submit("a", hash_value=0)
+    sim.clock.advance(1.0)
 
-    demand = qs.take_seat_demand()
+    demand = sim.qs.take_seat_demand()
+    after = sim.qs.take_seat_demand()
 
-    assert demand.average == pytest.approx(3.0)
+    assert demand.average == pytest.approx(2.0)
     assert demand.stdev == pytest.approx(1.0)
-    assert demand.high_watermark == 4
+    assert demand.high_watermark == 3
+    assert after.high_watermark == 3
+
+
+def test_queueset_statistics_lists_waiting_then_executing_requests() -> None:
+    sim = Simulation(queuing=one_queue_per_flow(2), limit=1)
+    sim.submit("a", hash_value=0)
+    sim.submit("b", hash_value=1)
+
+    stats = sim.qs.statistics()
+
+    rows = [(r.distinguisher, r.queue_index, r.index_in_queue) for r in stats.requests]
+    assert rows == [("b", 1, 0), ("a", 0, -1)]
+    assert (stats.waiting, stats.executing, stats.seats_in_use) == (1, 1, 1)
+
+
+def test_queueset_is_idle_only_after_lingering_seats_are_released() -> None:
+    sim = Simulation(queuing=one_queue_per_flow(1), limit=2)
+    width = WorkEstimate(initial_seats=1, final_seats=1, additional_latency_seconds=1.0)
+    req = sim.submit("a", width=width, hash_value=0)
+
+    sim.qs.finish_request(req)
+    idle_before = sim.qs.is_idle
+    sim.clock.advance(1.0)
+
+    assert not idle_before
+    assert sim.qs.is_idle

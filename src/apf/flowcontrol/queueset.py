@@ -543,12 +543,17 @@ class QueueSet:
         self._bound_next_dispatch(queue)
 
     def _drop_surplus_queues(self) -> None:
-        for queue in list(self.queues):
+        for queue in reversed(self.queues):
             self._drop_if_surplus(queue)
 
     def _drop_if_surplus(self, queue: _Queue) -> None:
+        """Delete ``queue`` if it lies beyond the desired count and holds nothing.
+
+        Only indexes at or past the desired count shift, so the queues that
+        new requests are dealt to keep their identity.
+        """
         desired = self.queuing.queues if self.queuing is not None else 0
-        if len(self.queues) <= desired or queue.is_active or queue.seats_in_use:
+        if queue.index < desired or queue.is_active or queue.seats_in_use:
             return
         if queue.index >= len(self.queues) or self.queues[queue.index] is not queue:
             return
