@@ -8,6 +8,7 @@ to a number; the name's last part carries the unit. Everything here is pure exce
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,6 +179,12 @@ def format_changes(changes: list[Change]) -> str:
     return "\n".join(lines)
 
 
+def natural_key(name: str) -> list[tuple[int, int | str]]:
+    """Sort key ordering embedded numbers by value ("queues8" before "queues32")."""
+    parts = re.split(r"(\d+)", name)
+    return [(1, int(p)) if p.isdigit() else (0, p) for p in parts]
+
+
 def write_chart(figures: Figures, path: Path) -> None:
     """Draw the main figures into a PNG (four panels) with matplotlib's Agg backend."""
     import matplotlib
@@ -189,14 +196,16 @@ def write_chart(figures: Figures, path: Path) -> None:
     _bars(axes[0][0], figures, "http.", ".requests_per_second", "HTTP throughput (req/s)")
     _bars(axes[0][1], figures, "dispatch.", "_median_us", "APF dispatch median (µs)")
     _bars(axes[1][0], figures, "scaling.", ".median_us", "Queue-set cost (µs) vs queues/flows")
-    _bars(axes[1][1], figures, "fairness.", "", "Fairness (Jain, light-flow waits in s)")
+    _bars(axes[1][1], figures, "fairness.", "", "Fairness (Jain; light-flow waits in s), log")
+    axes[1][1].set_xscale("log")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
 
 def _bars(axis: Axes, figures: Figures, prefix: str, suffix: str, title: str) -> None:
-    names = [n for n in sorted(figures) if n.startswith(prefix) and n.endswith(suffix)]
+    chosen = [n for n in figures if n.startswith(prefix) and n.endswith(suffix)]
+    names = sorted(chosen, key=natural_key)
     labels = [n.removeprefix(prefix).removesuffix(suffix) for n in names]
     values = [figures[n] for n in names]
     axis.barh(labels, values)

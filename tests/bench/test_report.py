@@ -88,3 +88,14 @@ def test_write_chart_writes_a_png(tmp_path: Path) -> None:
     report.write_chart(figures, path)
 
     assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_natural_key_orders_numbers_by_value() -> None:
+    names = ["queues512", "queues8", "flows100", "queues32"]
+
+    assert sorted(names, key=report.natural_key) == [
+        "flows100",
+        "queues8",
+        "queues32",
+        "queues512",
+    ]
