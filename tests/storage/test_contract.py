@@ -309,7 +309,22 @@ async def test_storage_refuses_calls_after_close(storage: MemoryStorage) -> None
     with pytest.raises(StorageUnavailable, match="closed"):
         await storage.create(FS + "a", b"x")
     with pytest.raises(StorageUnavailable, match="closed"):
+        await storage.list(FS)
+    with pytest.raises(StopAsyncIteration):
         await anext(storage.watch(FS, after_revision=0))
+
+
+async def test_storage_watch_skips_events_up_to_a_future_revision(
+    storage: MemoryStorage,
+) -> None:
+    events = storage.watch(FS, after_revision=2)
+    pending = asyncio.ensure_future(anext(events))
+
+    for name in "abc":
+        await storage.create(FS + name, b"x")
+    first = await pending
+
+    assert (first.key, first.revision) == (FS + "c", 3)
 
 
 async def test_storage_delete_event_carries_last_value(storage: MemoryStorage) -> None:

@@ -18,7 +18,7 @@ events. A write offers its event to every matching watch without waiting; a
 watch whose queue is full is dropped at once (its backlog freed) and its
 iterator raises :class:`WatcherTooSlow`, so clients relist and rewatch as they
 do after an etcd watch is cancelled. ``close()`` ends every iterator with
-``StopAsyncIteration``.
+``StopAsyncIteration``, and so does a watch first iterated after ``close()``.
 
 Durability: none, everything is lost with the process. Left out: nothing of
 the contract; ``data_dir`` is accepted only so the backends share a
@@ -48,7 +48,7 @@ from apf.storage.interface import (
     WatchEvent,
 )
 
-__all__ = ["MemoryStorage", "StorageStatistics"]
+__all__ = ["HistoryEntry", "MemoryStorage", "StorageStatistics"]
 
 # Queued after the last event of a watch that ends because the storage closed.
 _CLOSED = object()
@@ -263,7 +263,9 @@ class MemoryStorage:
         self._compacted = max(self._compacted, revision)
 
     async def _watch(self, prefix: str, after_revision: int) -> AsyncIterator[WatchEvent]:
-        self._check_open()
+        if self._is_closed:
+            # Same ending as a watch that was running when the storage closed.
+            return
         if after_revision < self._compacted:
             raise RevisionCompacted(requested=after_revision, oldest=self._compacted)
         # Register and copy the backlog without awaiting in between, so every
