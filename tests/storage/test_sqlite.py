@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -155,3 +156,42 @@ async def test_sqlite_acknowledged_writes_survive_sigkill(tmp_path: Path) -> Non
     assert missing == {}
     assert next_revision > max(acked.values())
     assert len(acked) >= 200
+
+
+async def test_sqlite_opens_files_written_before_event_timestamps(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "apf.db")
+    db.executescript(
+        """
+        CREATE TABLE objects (key TEXT PRIMARY KEY, value BLOB NOT NULL,
+                              revision INTEGER NOT NULL);
+        CREATE TABLE events (revision INTEGER PRIMARY KEY, type TEXT NOT NULL,
+                             key TEXT NOT NULL, value BLOB NOT NULL, previous BLOB);
+        CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        INSERT INTO objects VALUES ('/k', x'31', 1);
+        INSERT INTO events VALUES (1, 'ADDED', '/k', x'31', NULL);
+        INSERT INTO meta VALUES ('revision', 1);
+        """
+    )
+    db.close()
+
+    storage = await opened(tmp_path)
+    replayed = await anext(storage.watch("/", after_revision=0))
+    revision = await storage.update("/k", b"2", expected_revision=1)
+    await storage.close()
+
+    assert (replayed.key, replayed.value, replayed.revision) == ("/k", b"1", 1)
+    assert revision == 2
+
+
+async def test_sqlite_reads_see_a_write_only_after_its_commit(tmp_path: Path) -> None:
+    storage = await opened(tmp_path)
+    writer = asyncio.ensure_future(storage.create(FS + "a", b"1"))
+    await asyncio.sleep(0)  # the write is now on the writer thread
+
+    during = (await storage.get(FS + "a"), storage.current_revision(), writer.done())
+    revision = await writer
+    after = await storage.get(FS + "a")
+    await storage.close()
+
+    assert during == (None, 0, False)
+    assert after == StoredObject(FS + "a", b"1", revision)

@@ -324,7 +324,7 @@ class SqliteStorage(MemoryStorage):
                 ),
             )
             _set_meta(db, "revision", event.revision)
-            self._trim_locked(db, row.trim_to)
+            self._trim_in_transaction(db, row.trim_to)
             db.execute("COMMIT")
         except sqlite3.Error as exc:
             if db.in_transaction:
@@ -341,14 +341,14 @@ class SqliteStorage(MemoryStorage):
         db = self._connection()
         try:
             db.execute("BEGIN IMMEDIATE")
-            self._trim_locked(db, compacted)
+            self._trim_in_transaction(db, compacted)
             db.execute("COMMIT")
         except sqlite3.Error as exc:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise StorageUnavailable(f"compaction of {self.path} failed: {exc}") from exc
 
-    def _trim_locked(self, db: sqlite3.Connection, compacted: int) -> None:
+    def _trim_in_transaction(self, db: sqlite3.Connection, compacted: int) -> None:
         """Drop events at or before ``compacted``; a transaction must be open."""
         if compacted <= self._persisted_compacted:
             return
