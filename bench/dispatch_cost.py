@@ -109,6 +109,8 @@ async def _queued_samples(engine: Engine, shape: EngineShape, count: int) -> lis
         level = digest_index % shape.priority_levels
         start = clock()
         step = drive(engine, engine.requests[digest_index])
+        if step.ticket is not None:
+            raise RuntimeError("a request meant to queue was dispatched at once")
         holders[level].popleft().finish()
         candidates = [pending[level], step]
         ready = next((s for s in candidates if s.is_ready), None)

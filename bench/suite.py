@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
 BASELINE = BENCH_DIR / "baseline.json"
-PARTS = ("http", "dispatch", "fairness", "e2e", "memory", "scaling")
+PARTS = ("http", "dispatch", "queueset", "fairness", "e2e", "memory", "scaling")
 
 Result = dict[str, object]
 
@@ -46,6 +46,20 @@ def _part_dispatch(work_dir: Path, quick: bool) -> Result:
     from bench.dispatch_cost import dispatch_matrix
 
     return dict(asyncio.run(dispatch_matrix(samples=2_000 if quick else 20_000)))
+
+
+def _part_queueset(work_dir: Path, quick: bool) -> Result:
+    # The queue set alone, timed by the engine team's own bench/bench_dispatch.py.
+    from bench import bench_dispatch
+    from bench.stats import percentile
+
+    def summary(samples_us: list[float]) -> dict[str, float]:
+        return {"median_us": percentile(samples_us, 0.5), "p99_us": percentile(samples_us, 0.99)}
+
+    result: Result = {"uncontended": summary(bench_dispatch.uncontended())}
+    for queues in (8, 64, 512):
+        result[f"backlogged_q{queues}"] = summary(bench_dispatch.backlogged(queues))
+    return result
 
 
 def _part_fairness(work_dir: Path, quick: bool) -> Result:
@@ -79,6 +93,7 @@ def _part_scaling(work_dir: Path, quick: bool) -> Result:
 RUNNERS: dict[str, Callable[[Path, bool], Result]] = {
     "http": _part_http,
     "dispatch": _part_dispatch,
+    "queueset": _part_queueset,
     "fairness": _part_fairness,
     "e2e": _part_e2e,
     "memory": _part_memory,

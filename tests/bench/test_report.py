@@ -77,6 +77,7 @@ def test_format_changes_says_when_nothing_moved() -> None:
 
 
 def test_write_chart_writes_a_png(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib", reason="matplotlib comes with the bench extra")
     figures = {
         "http.apf_on.version.requests_per_second": 1000.0,
         "dispatch.fs10_pl8.uncontended_median_us": 8.0,
