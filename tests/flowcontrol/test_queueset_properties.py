@@ -40,6 +40,8 @@ class Checker:
     qs: QueueSet | None = None
     history: dict[int, list[str]] = field(default_factory=dict)
     cancelled: set[int] = field(default_factory=set)
+    # Widths as asked for; dispatch may clamp final seats to the limit afterwards.
+    asked: dict[int, WorkEstimate] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
     def _log(self, req: QueuedRequest, event: str) -> None:
@@ -56,7 +58,9 @@ class Checker:
         if self.clock.now() >= req.deadline and wait_seconds > 0:
             self.problems.append(f"dispatched after its deadline: {req.descr}")
         within = self.qs.seats_in_use <= self.qs.limit
-        alone = req.width.max_seats > self.qs.limit and self.qs.executing == 1
+        assert isinstance(req.descr, int)
+        asked = self.asked.get(req.descr, req.width)
+        alone = asked.max_seats > self.qs.limit and self.qs.executing == 1
         if not (within or alone):
             self.problems.append(
                 f"seats {self.qs.seats_in_use} over limit {self.qs.limit} for {req.descr}"
@@ -114,6 +118,7 @@ class Run:
 
     def start(self, *, flow: int, initial: int, final: int, latency: float, wait: float) -> None:
         width = WorkEstimate(initial, final, latency if final else 0.0)
+        self.checker.asked[len(self.requests)] = width
         req = self.qs.start_request(
             hash_value=flow_hash(f"flow-{flow}"),
             width=width,

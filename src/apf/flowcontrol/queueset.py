@@ -20,8 +20,9 @@ Design (after kube-apiserver's queueset, re-derived from the spec):
 Every method is a plain ``def`` that changes state atomically; only
 ``QueuedRequest.wait`` suspends. Bookkeeping is O(1) or O(log n) per request
 (deadlines sit in one heap behind a single clock timer) except the dispatch
-choice, which scans every queue once per dispatch, as the reference does: it
-keeps the round-robin tie-break exact at the price of O(queues) per dispatch.
+choice, which looks at every queue that has waiters (the reference scans all
+queues); the round-robin tie-break is kept exact by ranking each candidate by
+its offset from the robin index. Dealt hands are cached per flow hash.
 Waiting requests are removed from the middle of a queue in O(queue length)
 on cancellation or expiry.
 
@@ -46,6 +47,8 @@ from apf.flowcontrol.shuffleshard import Dealer
 
 # Estimated service time of one seat of initial work (the reference's G), seconds.
 ESTIMATED_SERVICE_SECONDS = 0.003
+# Flows whose hands are remembered per queue set; the cache starts over when full.
+MAX_CACHED_HANDS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +127,7 @@ class _Queue:
         "next_dispatch_r",
         "seats_in_use",
         "total_work_sum",
+        "version",
         "waiting",
     )
 
@@ -134,6 +138,9 @@ class _Queue:
         self.executing: set[QueuedRequest] = set()
         self.seats_in_use = 0  # incl. seats lingering for additional latency
         self.next_dispatch_r = 0.0  # seat-seconds
+        # Bumped whenever the dispatch key (next_dispatch_r + head work) may change;
+        # heap entries carrying an older version are stale.
+        self.version = 0
         # Sums over ``waiting``.
         self.initial_seats_sum = 0
         self.max_seats_sum = 0
@@ -328,7 +335,13 @@ class QueueSet:
         self.limit = concurrency_limit  # seats; may change at any time
         self.queuing: QueuingConfig | None = None
         self.dealer: Dealer | None = None
+        # Hands already dealt by ``dealer``, by flow hash; bounded, emptied on a new deck.
+        self.hands: dict[int, list[int]] = {}
         self.queues: list[_Queue] = []
+        # Queues with at least one waiting request: the only dispatch candidates.
+        self.waiting_queues: set[_Queue] = set()
+        # Candidates by dispatch key (seat-seconds), lazily invalidated by queue version.
+        self.candidates: list[tuple[float, int, int, _Queue]] = []
         self.robin_index = -1
         self.enqueues = 0
         self.is_quiescing = False
@@ -362,6 +375,7 @@ class QueueSet:
         self.queuing = None if self.is_exempt else queuing
         if self.queuing is not None and self.queuing.queues > 0:
             self.dealer = Dealer(self.queuing.queues, self.queuing.hand_size)
+            self.hands = {}
             while len(self.queues) < self.queuing.queues:
                 self.queues.append(_Queue(len(self.queues)))
         else:
@@ -489,12 +503,34 @@ class QueueSet:
         """Anti-windup: a queue's next dispatch is never before its head arrived."""
         if queue.waiting and queue.next_dispatch_r < queue.waiting[0].arrival_r:
             queue.next_dispatch_r = queue.waiting[0].arrival_r
+        self._rekey(queue)
+
+    def _rekey(self, queue: _Queue) -> None:
+        """Record the queue's new dispatch key; older heap entries become stale."""
+        queue.version += 1
+        if not queue.waiting:
+            return
+        key = queue.next_dispatch_r + queue.waiting[0].width.total_work
+        heapq.heappush(self.candidates, (key, next(self.sequence), queue.version, queue))
+        if len(self.candidates) > 4 * len(self.waiting_queues) + 64:
+            self._rebuild_candidates()
+
+    def _rebuild_candidates(self) -> None:
+        self.candidates = [
+            (q.next_dispatch_r + q.waiting[0].width.total_work, next(self.sequence), q.version, q)
+            for q in self.waiting_queues
+        ]
+        heapq.heapify(self.candidates)
 
     # --- internals: queues ---
 
     def _shuffle_shard(self, hash_value: int) -> int:
         assert self.dealer is not None
-        hand = self.dealer.deal(hash_value)
+        hand = self.hands.get(hash_value)
+        if hand is None:
+            if len(self.hands) >= MAX_CACHED_HANDS:
+                self.hands.clear()
+            hand = self.hands[hash_value] = self.dealer.deal(hash_value)
         offset = self.enqueues % len(hand)
         self.enqueues += 1
         best, best_work = -1, math.inf
@@ -513,6 +549,9 @@ class QueueSet:
         req.arrival_r = self.current_r
         width = req.width
         queue.waiting.append(req)
+        self.waiting_queues.add(queue)
+        if len(queue.waiting) == 1:
+            self._rekey(queue)
         queue.initial_seats_sum += width.initial_seats
         queue.max_seats_sum += width.max_seats
         queue.total_work_sum += width.total_work
@@ -531,6 +570,8 @@ class QueueSet:
             queue.waiting.popleft()
         else:
             queue.waiting.remove(req)
+        if not queue.waiting:
+            self.waiting_queues.discard(queue)
         width = req.width
         queue.initial_seats_sum -= width.initial_seats
         queue.max_seats_sum -= width.max_seats
@@ -586,43 +627,47 @@ class QueueSet:
                 self._dequeue_waiting(head)
                 self._reject(head, TIME_OUT)
                 continue
-            if head.width.final_seats > self.limit > 0:
-                self._clamp_final_seats(head)
             if not self._fits(head.width.max_seats):
                 self.observer.on_no_accommodation(head)
                 return
             self.robin_index = queue.index
             self._dequeue_waiting(head)
+            if head.width.final_seats > self.limit > 0:
+                self._clamp_final_seats(head)
             queue.next_dispatch_r += head.width.total_work
             self._execute(head)
             self._bound_next_dispatch(queue)
 
     def _next_queue(self) -> _Queue | None:
-        """The queue whose head finishes first in virtual time; ties go round-robin."""
-        count = len(self.queues)
-        best: _Queue | None = None
-        best_key = (math.inf, math.inf)
-        for offset in range(1, count + 1):
-            queue = self.queues[(self.robin_index + offset) % count]
-            if queue.waiting:
-                key = (queue.next_dispatch_r + queue.waiting[0].width.total_work, offset)
-                if key < best_key:
-                    best, best_key = queue, key
-        return best
+        """The queue whose head finishes first in virtual time; ties go round-robin.
+
+        Same answer as scanning every queue from ``robin_index + 1`` with a
+        strict ``<``: the heap gives the smallest key, and among queues sharing
+        it the one with the smallest offset from the robin index wins.
+        """
+        heap = self.candidates
+        while heap and not _is_current(heap[0]):
+            heapq.heappop(heap)
+        if not heap:
+            return None
+        key = heap[0][0]
+        ties = []
+        while heap and heap[0][0] == key:
+            entry = heapq.heappop(heap)
+            if _is_current(entry):
+                ties.append(entry)
+        for entry in ties:
+            heapq.heappush(heap, entry)
+        count, start = len(self.queues), self.robin_index + 1
+        return min(ties, key=lambda entry: (entry[3].index - start) % count)[3]
 
     def _clamp_final_seats(self, req: QueuedRequest) -> None:
+        """Cap a dequeued request's final seats at the limit, keeping its final work."""
         old = req.width
         final_work = old.final_seats * old.additional_latency_seconds
-        clamped = replace(
+        req.width = replace(
             old, final_seats=self.limit, additional_latency_seconds=final_work / self.limit
         )
-        if req.queue is not None and req.state is RequestState.WAITING:
-            queue = req.queue
-            queue.max_seats_sum += clamped.max_seats - old.max_seats
-            queue.total_work_sum += clamped.total_work - old.total_work
-            self.seats_requested += clamped.max_seats - old.max_seats
-            self._set_seats_waiting(self.seats_waiting + clamped.max_seats - old.max_seats)
-        req.width = clamped
 
     def _execute(self, req: QueuedRequest) -> None:
         now = self.last_sync
@@ -740,6 +785,11 @@ class QueueSet:
                 yield _row(req, queue.index, -1)
         for req in self.queueless:
             yield _row(req, -1, -1)
+
+
+def _is_current(entry: tuple[float, int, int, _Queue]) -> bool:
+    queue = entry[3]
+    return entry[2] == queue.version and bool(queue.waiting)
 
 
 def _row(req: QueuedRequest, queue_index: int, position: int) -> RequestStats:
