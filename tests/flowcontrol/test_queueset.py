@@ -534,3 +534,62 @@ def test_queueset_is_idle_only_after_lingering_seats_are_released() -> None:
 
     assert not idle_before
     assert sim.qs.is_idle
+
+
+def test_queueset_runs_wide_request_beside_lingering_seats() -> None:
+    sim = Simulation(queuing=one_queue_per_flow(2), limit=2)
+    width = WorkEstimate(initial_seats=1, final_seats=1, additional_latency_seconds=5.0)
+    lingering = sim.submit("a", width=width, hash_value=0)
+    wide = sim.submit("b", width=WorkEstimate(initial_seats=3), hash_value=1)
+
+    sim.qs.finish_request(lingering)
+
+    assert state(wide) is RequestState.EXECUTING
+    assert sim.qs.seats_in_use == 4
+
+
+def test_queueset_charges_queue_for_actual_service_time() -> None:
+    sim = Simulation(queuing=one_queue_per_flow(1), limit=1)
+    req = sim.submit("a", hash_value=0)
+    dispatched_r = sim.qs.statistics().queues[0].next_dispatch_r
+    sim.clock.advance(2.0)
+
+    sim.qs.finish_request(req)
+
+    # R starts at 0; dispatch charges G = 3 ms, completion corrects to the 2 s taken.
+    assert dispatched_r == 300_000
+    assert sim.qs.statistics().queues[0].next_dispatch_r == 200_000_000
+
+
+def test_queueset_advances_virtual_time_by_seats_per_active_queue() -> None:
+    sim = Simulation(queuing=one_queue_per_flow(2), limit=4)
+    sim.submit("a", width=WorkEstimate(initial_seats=3), hash_value=0)
+    sim.submit("b", width=WorkEstimate(initial_seats=2), hash_value=1)
+
+    sim.clock.advance(3.0)
+
+    # min(3 + 2 seats requested, limit 4) / 2 active queues = 2 seat-seconds per second.
+    assert sim.qs.statistics().current_r == pytest.approx(6.0)
+
+
+def test_queueset_admits_wide_request_in_reject_mode_when_idle() -> None:
+    sim = Simulation(queuing=None, limit=2)
+
+    wide = sim.submit("a", width=WorkEstimate(initial_seats=5))
+    refused = sim.submit("a")
+
+    assert state(wide) is RequestState.EXECUTING
+    assert refused.reject_reason == "concurrency-limit"
+
+
+def test_queueset_removes_surplus_queue_when_its_last_waiter_times_out() -> None:
+    sim = Simulation(queuing=one_queue_per_flow(3), limit=1, wait_limit_seconds=2.0)
+    sim.submit("a", hash_value=0)
+    late = sim.submit("b", hash_value=2)
+    sim.qs.reconfigure(queuing=one_queue_per_flow(2), concurrency_limit=1)
+    assert len(sim.qs.statistics().queues) == 3
+
+    sim.clock.advance(2.0)
+
+    assert late.reject_reason == "time-out"
+    assert len(sim.qs.statistics().queues) == 2

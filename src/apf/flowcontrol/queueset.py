@@ -35,6 +35,7 @@ import asyncio
 import enum
 import heapq
 import itertools
+import logging
 import math
 from collections import deque
 from collections.abc import Iterator
@@ -44,6 +45,8 @@ from typing import Protocol
 
 from apf.flowcontrol.clock import Clock, TimerHandle
 from apf.flowcontrol.shuffleshard import Dealer
+
+logger = logging.getLogger(__name__)
 
 # Estimated service time of one seat of initial work (the reference's G), seconds.
 ESTIMATED_SERVICE_SECONDS = 0.003
@@ -463,6 +466,9 @@ class QueueSet:
         latency = req.width.additional_latency_seconds
         if latency > 0 and req.width.final_seats > 0:
             self.clock.call_later(latency, lambda: self._release(req))
+            # Lingering seats still count, but the order may have changed and a
+            # too-wide head may now run alone.
+            self._dispatch()
         else:
             self._release(req)
 
@@ -691,7 +697,7 @@ class QueueSet:
         req._wake()
 
     def _reject(self, req: QueuedRequest, reason: str) -> None:
-        was_waiting = req.queue is not None
+        queue = req.queue
         req.state = RequestState.REJECTED
         req.reject_reason = reason
         req.queue = None
@@ -699,9 +705,21 @@ class QueueSet:
             self.cancelled_total += 1
         else:
             self.rejected_total += 1
-        wait = self.last_sync - req.arrival if was_waiting else 0.0
+        wait = self.last_sync - req.arrival if queue is not None else 0.0
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "request rejected",
+                extra={
+                    "priority_level": self.name,
+                    "flow_schema": req.flow_schema,
+                    "reason": reason,
+                    "wait_seconds": wait,
+                },
+            )
         self.observer.on_rejected(req, reason, wait)
         req._wake()
+        if queue is not None:
+            self._drop_if_surplus(queue)
 
     # --- internals: deadlines ---
 
