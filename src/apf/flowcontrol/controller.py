@@ -419,7 +419,7 @@ class Controller:
         self._queue_status_writes(usable_names)
         self._digested_revision = seen
         self._notify_task = asyncio.get_running_loop().create_task(self._notify_synced())
-        logger.info(
+        logger.debug(
             "APF configuration digested",
             extra={"flow_schemas": len(schemas), "priority_levels": len(self._levels)},
         )
@@ -753,7 +753,7 @@ class Controller:
                     extra={"flow_schema": name, "code": exc.code, "error": exc.message},
                 )
             return
-        logger.info(
+        logger.debug(
             "dangling condition written",
             extra={"flow_schema": name, "status": condition["status"]},
         )

@@ -152,7 +152,7 @@ async def _create(store: Store, kind: Kind, wanted: Object) -> None:
         if exc.code != 409:
             raise
         return
-    logger.info("bootstrap object created", extra={"kind": kind.kind, "object": name})
+    logger.debug("bootstrap object created", extra={"kind": kind.kind, "object": name})
 
 
 async def remove_unwanted(store: Store, kind: Kind, wanted_names: Iterable[str]) -> None:
