@@ -296,13 +296,11 @@ def _peer_chain(scope: Scope) -> list[str]:
 async def _send_response(
     response: AnyResponse, request: Request, send: Send, receive: Receive
 ) -> None:
-    headers = [
-        (b"content-type", response.content_type.encode()),
-        (b"cache-control", b"no-cache, private"),
-    ]
-    headers += [
-        (k.encode(), v.encode()) for k, v in (*request.response_headers, *response.headers)
-    ]
+    extra = [*request.response_headers, *response.headers]
+    headers = [(b"content-type", response.content_type.encode())]
+    if not any(name.lower() == "cache-control" for name, _ in extra):
+        headers.append((b"cache-control", b"no-cache, private"))
+    headers += [(k.encode(), v.encode()) for k, v in extra]
     if isinstance(response, Response):
         headers.append((b"content-length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
