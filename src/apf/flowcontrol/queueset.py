@@ -439,9 +439,33 @@ class QueueSet:
         ):
             self._reject(req, QUEUE_FULL)
             return req
+        if self.waiting == 0 and self._can_start_now(req):
+            self._start_at_once(req, queue)
+            return req
         self._enqueue(req, queue)
         self._dispatch()
         return req
+
+    def _can_start_now(self, req: QueuedRequest) -> bool:
+        """Whether the dispatch loop would take ``req`` at once were it the only waiter."""
+        return (
+            req.deadline > self.last_sync
+            and (self.seats_in_use < self.limit or self.executing == 0)
+            and self._fits(req.width.max_seats)
+        )
+
+    def _start_at_once(self, req: QueuedRequest, queue: _Queue) -> None:
+        """Enqueue and dispatch in one step: the same bookkeeping without the round trip."""
+        if not queue.is_active:
+            queue.next_dispatch_r = self.current_r
+        req.queue = queue
+        req.arrival_r = self.current_r
+        self.observer.on_enqueued(req, 1)
+        self.robin_index = queue.index
+        if req.width.final_seats > self.limit > 0:
+            self._clamp_final_seats(req)
+        queue.next_dispatch_r += req.width.total_work
+        self._execute(req)
 
     def finish_request(self, req: QueuedRequest) -> None:
         """End the request's main phase; its final seats linger for the additional latency."""
