@@ -20,6 +20,7 @@ land on a random sample; the p99 therefore shows the engine's own tail, not the 
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import time
 from collections import deque
@@ -48,6 +49,10 @@ SCALING_BACKLOG = 256
 SCALING_FLOWS_FOR_QUEUES = 1_000
 SCALING_QUEUES_FOR_FLOWS = 128
 FAR_DEADLINE_SECONDS = 1e9
+# Simulated time between two scaling steps (20,000 requests/s); the burst figures keep the
+# clock still, so every step arrives in the same instant, as within one event-loop turn.
+STEP_SECONDS = 0.00005
+BURST_QUEUE_COUNTS = (128, 512)
 
 
 @contextmanager
@@ -190,7 +195,7 @@ def start_flow_request(qs: QueueSet, flow: str) -> QueuedRequest:
     )
 
 
-def _scaling_samples(*, queues: int, flows: int, count: int) -> list[int]:
+def _scaling_samples(*, queues: int, flows: int, count: int, step_seconds: float) -> list[int]:
     clock = FakeClock()
     qs = scaling_queue_set(clock, queues=queues)
     names = [f"flow-{index}" for index in range(flows)]
@@ -204,6 +209,7 @@ def _scaling_samples(*, queues: int, flows: int, count: int) -> list[int]:
         request = start_flow_request(qs, flow)
         qs.finish_request(executing)
         samples.append(timer() - start)
+        clock.advance(step_seconds)
         waiting.append(request)
         found = next(i for i, r in enumerate(waiting) if r.state == RequestState.EXECUTING)
         executing = waiting.pop(found)
@@ -213,11 +219,15 @@ def _scaling_samples(*, queues: int, flows: int, count: int) -> list[int]:
 async def scaling(*, samples: int = 5_000) -> dict[str, dict[str, float]]:
     """Per-request queue-set cost against queue count and distinct-flow count."""
     results: dict[str, dict[str, float]] = {}
-    plan = [(q, SCALING_FLOWS_FOR_QUEUES, f"queues{q}") for q in QUEUE_COUNTS]
-    plan += [(SCALING_QUEUES_FOR_FLOWS, f, f"flows{f}") for f in FLOW_COUNTS]
-    for queues, flows, key in plan:
-        _scaling_samples(queues=queues, flows=flows, count=samples // 5)
+    plan = [(q, SCALING_FLOWS_FOR_QUEUES, STEP_SECONDS, f"queues{q}") for q in QUEUE_COUNTS]
+    plan += [(SCALING_QUEUES_FOR_FLOWS, f, STEP_SECONDS, f"flows{f}") for f in FLOW_COUNTS]
+    plan += [(q, SCALING_FLOWS_FOR_QUEUES, 0.0, f"burst_queues{q}") for q in BURST_QUEUE_COUNTS]
+    for queues, flows, step_seconds, key in plan:
+        run = functools.partial(
+            _scaling_samples, queues=queues, flows=flows, step_seconds=step_seconds
+        )
+        run(count=samples // 5)
         with gc_paused():
-            measured = _scaling_samples(queues=queues, flows=flows, count=samples)
+            measured = run(count=samples)
         results[key] = median_p99_us(measured)
     return results
