@@ -35,7 +35,12 @@ class Clock(Protocol):
 
 
 class RealClock:
-    """``time.monotonic`` and the running loop's timers."""
+    """``time.monotonic`` and the running loop's timers.
+
+    asyncio's default loops measure time with ``time.monotonic`` too, so a
+    deadline read from ``now`` and a timer set with ``call_later`` agree;
+    ``now`` also works outside a running loop.
+    """
 
     def now(self) -> float:
         return time.monotonic()

@@ -18,13 +18,20 @@ Design (after kube-apiserver's queueset, re-derived from the spec):
   reference's "epoch advance" is unnecessary here.
 
 Every method is a plain ``def`` that changes state atomically; only
-``QueuedRequest.wait`` suspends. Bookkeeping is O(1) or O(log n) per request
-(deadlines sit in one heap behind a single clock timer) except the dispatch
-choice, which looks at every queue that has waiters (the reference scans all
-queues); the round-robin tie-break is kept exact by ranking each candidate by
-its offset from the robin index. Dealt hands are cached per flow hash.
-Waiting requests are removed from the middle of a queue in O(queue length)
-on cancellation or expiry.
+``QueuedRequest.wait`` suspends. Per request the cost is O(hand size) to pick
+a queue (hands are cached per flow hash) plus O(log n) heap work:
+
+* waiting requests' deadlines sit in one heap behind a single clock timer;
+* queues with a waiting head sit in a heap keyed by ``next_dispatch_r`` plus
+  the head's work, with stale entries skipped by a per-queue version. Where
+  the reference scans all queues from ``robin_index + 1`` with a strict
+  ``<``, we take the heap's minimum and break exact ties by the same
+  round-robin offset, so the choice is identical;
+* a request arriving when nothing waits and seats are free skips the queue
+  round trip but gets the same accounting (``_start_at_once``).
+
+A waiting request removed by cancellation or expiry is found in its queue in
+O(queue length); queues are short (the length limit) so this stays cheap.
 
 Left out: per-queue dumps of request UIDs; the epoch advance (see above).
 """
@@ -335,7 +342,7 @@ class QueueSet:
         self.clock = clock
         self.is_exempt = is_exempt
         self.observer: QueueSetObserver = observer or _NoObserver()
-        self.limit = concurrency_limit  # seats; may change at any time
+        self.limit = concurrency_limit  # seats, >= 0; may change at any time
         self.queuing: QueuingConfig | None = None
         self.dealer: Dealer | None = None
         # Hands already dealt by ``dealer``, by flow hash; bounded, emptied on a new deck.
@@ -345,12 +352,13 @@ class QueueSet:
         self.waiting_queues: set[_Queue] = set()
         # Candidates by dispatch key (seat-seconds), lazily invalidated by queue version.
         self.candidates: list[tuple[float, int, int, _Queue]] = []
-        self.robin_index = -1
-        self.enqueues = 0
+        self.robin_index = -1  # index of the queue dispatched from last; -1 before any
+        self.enqueues = 0  # shuffle-shard choices made; picks the hand's starting position
         self.is_quiescing = False
-        # Totals over the whole set.
-        self.waiting = 0
-        self.seats_waiting = 0
+        # Totals over the whole set; each equals the sum of its per-queue counterparts
+        # (plus queueless requests for executing/seats_in_use).
+        self.waiting = 0  # requests
+        self.seats_waiting = 0  # max seats of waiting requests
         self.executing = 0  # requests in their main phase
         self.seats_in_use = 0  # incl. lingering final seats
         self.queueless: set[QueuedRequest] = set()  # executing without a queue
@@ -393,6 +401,7 @@ class QueueSet:
         self._dispatch()
 
     def quiesce(self) -> None:
+        """Mark the level as draining: the controller sends no more requests here."""
         self.is_quiescing = True
 
     @property
