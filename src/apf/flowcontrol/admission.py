@@ -10,6 +10,7 @@ sent, releasing its seats; ``finish()`` later only ends bookkeeping.
 
 from __future__ import annotations
 
+import abc
 import enum
 from dataclasses import dataclass
 from typing import Protocol
@@ -49,6 +50,23 @@ class AdmitOptions:
     timeout_seconds: float | None = None
 
 
+class Pending(abc.ABC):
+    """A queued admission (a plain base class, so telling it from a ticket is cheap)."""
+
+    @abc.abstractmethod
+    async def wait(self) -> Ticket:
+        """Wait in the queue; cancelling removes the request (counted as a time-out)."""
+
+
 class Admitter(Protocol):
     async def admit(self, digest: RequestDigest, options: AdmitOptions) -> Ticket:
         """Classify, estimate width, then dispatch, queue or reject."""
+        ...
+
+    def admit_nowait(self, digest: RequestDigest, options: AdmitOptions) -> Ticket | Pending:
+        """The same without suspending: a ticket, or a pending admission to wait for.
+
+        Most requests are dispatched or rejected at once; only a queued one needs
+        a task (and a watch on the client connection) while it waits.
+        """
+        ...

@@ -35,7 +35,7 @@ import dataclasses
 import logging
 import random
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +43,7 @@ from apf.api import bootstrap
 from apf.api.errors import StatusError
 from apf.api.kinds import FLOW_SCHEMA, PRIORITY_LEVEL, Kind
 from apf.flowcontrol import debug, ensurer
-from apf.flowcontrol.admission import AdmitOptions, RejectReason
+from apf.flowcontrol.admission import AdmitOptions, Pending, RejectReason
 from apf.flowcontrol.classifier import (
     Classifier,
     FlowSchemaDigest,
@@ -588,6 +588,15 @@ class Controller:
 
     async def admit(self, digest: RequestDigest, options: AdmitOptions) -> AdmissionTicket:
         """Classify, estimate width, then dispatch, queue or reject (see ``Admitter``)."""
+        result = self.admit_nowait(digest, options)
+        if isinstance(result, PendingAdmission):
+            return await result.wait()
+        return result
+
+    def admit_nowait(
+        self, digest: RequestDigest, options: AdmitOptions
+    ) -> AdmissionTicket | PendingAdmission:
+        """``admit`` without suspending: a ticket, or the queued request to wait for."""
         state = self._state
         if state is None:
             raise RuntimeError("the APF controller has not been started")
@@ -609,19 +618,23 @@ class Controller:
         width = self._estimate(info, level, fs.name)
         wait = wait_limit_seconds(options.timeout_seconds, self._request_timeout_seconds)
 
-        # 3. Start, and wait when queued.
-        is_watch = info.verb == "watch"
-        queue_set = level.queue_set
-        request = queue_set.start_request(
+        # 3. Start; a queued request is handed back to be waited for.
+        request = level.queue_set.start_request(
             hash_value=hash_value,
             width=width,
             deadline=options.received_at + wait,
             flow_schema=fs.name,
             distinguisher=distinguisher,
-            descr=RequestDescr(digest, is_watch),
+            descr=RequestDescr(digest, info.verb == "watch"),
         )
         if request.state == RequestState.WAITING:
-            await request.wait()
+            return PendingAdmission(request, lambda: self._outcome(fs, level, request))
+        return self._outcome(fs, level, request)
+
+    def _outcome(
+        self, fs: FlowSchemaDigest, level: LevelState, request: QueuedRequest
+    ) -> AdmissionTicket:
+        """The ticket for a request that was dispatched or rejected."""
         if request.state == RequestState.REJECTED:
             return self._rejected(fs, level, request)
         if logger.isEnabledFor(logging.DEBUG):
@@ -629,7 +642,10 @@ class Controller:
                 "request dispatched",
                 extra={"flow_schema": fs.name, "priority_level": level.spec.name},
             )
-        watch: WatchKey | None = self.watches.register(info) if is_watch else None
+        descr = request.descr
+        is_watch = isinstance(descr, RequestDescr) and descr.is_watch
+        info = descr.digest.request_info if isinstance(descr, RequestDescr) else None
+        watch = self.watches.register(info) if is_watch and info is not None else None
         return AdmissionTicket(
             flow_schema_uid=fs.uid,
             priority_level_uid=level.spec.uid,
@@ -637,7 +653,7 @@ class Controller:
             priority_level_name=level.spec.name,
             rejected=None,
             retry_after_seconds=level.retry_after.value,
-            queue_set=queue_set,
+            queue_set=level.queue_set,
             request=request,
             on_finish=lambda: self._finished(level, watch),
         )
@@ -820,6 +836,21 @@ def _target_seats(level: LevelState, high_watermark: int, smoothed: float) -> fl
         return float(level.current_limit)
     floor = max(level.limits.minimum, min(level.limits.nominal, high_watermark))
     return max(float(floor), smoothed)
+
+
+class PendingAdmission(Pending):
+    """A queued request: ``wait`` resolves to its ticket once dispatched or rejected."""
+
+    __slots__ = ("_outcome", "request")
+
+    def __init__(self, request: QueuedRequest, outcome: Callable[[], AdmissionTicket]) -> None:
+        self.request = request
+        self._outcome = outcome
+
+    async def wait(self) -> AdmissionTicket:
+        """Wait in the queue; cancelling removes the request (counted as a time-out)."""
+        await self.request.wait()
+        return self._outcome()
 
 
 def _request_row(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -86,6 +87,10 @@ class Metrics:
     """All APF and generic request series on one private registry."""
 
     def __init__(self) -> None:
+        # Labelled children resolved once (labels() is the costly part of an update).
+        self._work_seats: dict[tuple[str, str], Any] = {}
+        self._requests: dict[tuple[object, ...], Any] = {}
+        self._inflight: dict[object, Any] = {}
         self.registry = CollectorRegistry(auto_describe=True)
         self._define_request_series()
         self._define_level_series()
@@ -252,7 +257,11 @@ class Metrics:
         self, priority_level: str, flow_schema: str, *, seats: int, watch_count: int | None
     ) -> None:
         """Observe a request's estimated width (and the watch count behind it)."""
-        self.work_seats.labels(priority_level, flow_schema).observe(seats)
+        key = (priority_level, flow_schema)
+        child = self._work_seats.get(key)
+        if child is None:
+            child = self._work_seats[key] = self.work_seats.labels(priority_level, flow_schema)
+        child.observe(seats)
         if watch_count is not None:
             self.watch_count.labels(priority_level, flow_schema).observe(watch_count)
 
@@ -269,19 +278,73 @@ class Metrics:
         component: str = "apiserver",
     ) -> None:
         """Count one answered request in ``apiserver_request_total``."""
-        self.requests_total.labels(
-            verb, group, version, resource, subresource, scope, component, str(code)
-        ).inc()
+        key = (verb, group, version, resource, subresource, scope, component, code)
+        child = self._requests.get(key)
+        if child is None:
+            labels = (verb, group, version, resource, subresource, scope, component, str(code))
+            child = self._requests[key] = self.requests_total.labels(*labels)
+        child.inc()
 
     def inflight_changed(self, kind: RequestKind | str, count: int) -> None:
         """Set the number of requests of ``kind`` being served."""
-        self.inflight.labels(str(kind)).set(count)
+        child = self._inflight.get(kind)
+        if child is None:
+            child = self._inflight[kind] = self.inflight.labels(str(kind))
+        child.set(count)
 
 
 def sample_value(registry: CollectorRegistry, name: str, labels: dict[str, str]) -> float | None:
     """One sample's value (None when absent): for tests and the debug handlers."""
     value: float | None = registry.get_sample_value(name, labels)
     return value
+
+
+class _FlowSeries:
+    """The labelled children of one (level, flow schema): looked up once, then reused.
+
+    ``labels()`` costs microseconds (validation, a lock, a dict); a request
+    touches a dozen series, so the observer resolves each pair only once.
+    """
+
+    __slots__ = (
+        "concurrency_in_use",
+        "dispatched",
+        "executing_requests",
+        "executing_seats",
+        "execution_regular",
+        "execution_watch",
+        "inqueue_requests",
+        "inqueue_seats",
+        "no_accommodation",
+        "queue_length",
+        "rejected",
+        "wait_dispatched",
+        "wait_rejected",
+    )
+
+    def __init__(self, metrics: Metrics, level: str, fs: str) -> None:
+        self.inqueue_requests = metrics.inqueue_requests.labels(level, fs)
+        self.inqueue_seats = metrics.inqueue_seats.labels(level, fs)
+        self.queue_length = metrics.queue_length.labels(level, fs)
+        self.dispatched = metrics.dispatched.labels(level, fs)
+        self.wait_dispatched = metrics.wait_duration.labels(level, fs, "true")
+        # As Kubernetes does, a time-out is filed under execute="true".
+        self.wait_rejected = {
+            reason: metrics.wait_duration.labels(
+                level, fs, "true" if reason == "time-out" else "false"
+            )
+            for reason in ("queue-full", "concurrency-limit", "time-out")
+        }
+        self.rejected = {
+            reason: metrics.rejected.labels(level, fs, reason)
+            for reason in ("queue-full", "concurrency-limit", "time-out")
+        }
+        self.executing_requests = metrics.executing_requests.labels(level, fs)
+        self.execution_regular = metrics.execution_seconds.labels(level, fs, "regular")
+        self.execution_watch = metrics.execution_seconds.labels(level, fs, "watch")
+        self.no_accommodation = metrics.no_accommodation.labels(level, fs)
+        self.executing_seats = metrics.executing_seats.labels(level, fs)
+        self.concurrency_in_use = metrics.concurrency_in_use.labels(level, fs)
 
 
 class LevelObserver:
@@ -307,54 +370,63 @@ class LevelObserver:
         self._is_watch = is_watch
         # id() of requests counted as waiting: a rejection at arrival never waited.
         self._waiting: set[int] = set()
+        self._series: dict[str, _FlowSeries] = {}
+
+    def _flow(self, flow_schema: str) -> _FlowSeries:
+        series = self._series.get(flow_schema)
+        if series is None:
+            series = self._series[flow_schema] = _FlowSeries(
+                self._metrics, self._level, flow_schema
+            )
+        return series
 
     def on_enqueued(self, req: QueuedRequest, queue_length: int) -> None:
-        fs = req.flow_schema
+        series = self._flow(req.flow_schema)
         self._waiting.add(id(req))
-        self._metrics.inqueue_requests.labels(self._level, fs).inc()
-        self._metrics.inqueue_seats.labels(self._level, fs).inc(req.width.max_seats)
-        self._metrics.queue_length.labels(self._level, fs).observe(queue_length)
+        series.inqueue_requests.inc()
+        series.inqueue_seats.inc(req.width.max_seats)
+        series.queue_length.observe(queue_length)
 
-    def _leave_queue(self, req: QueuedRequest) -> bool:
+    def _leave_queue(self, req: QueuedRequest, series: _FlowSeries) -> bool:
         if id(req) not in self._waiting:
             return False
         self._waiting.discard(id(req))
-        self._metrics.inqueue_requests.labels(self._level, req.flow_schema).dec()
-        self._metrics.inqueue_seats.labels(self._level, req.flow_schema).dec(req.width.max_seats)
+        series.inqueue_requests.dec()
+        series.inqueue_seats.dec(req.width.max_seats)
         return True
 
     def on_dispatched(self, req: QueuedRequest, wait_seconds: float) -> None:
-        fs = req.flow_schema
-        self._leave_queue(req)
-        self._metrics.dispatched.labels(self._level, fs).inc()
+        series = self._flow(req.flow_schema)
+        self._leave_queue(req, series)
+        series.dispatched.inc()
         if not self._is_exempt:
-            self._metrics.wait_duration.labels(self._level, fs, "true").observe(wait_seconds)
-        self._metrics.executing_requests.labels(self._level, fs).inc()
-        self._seats_changed(fs, req.width.max_seats)
+            series.wait_dispatched.observe(wait_seconds)
+        series.executing_requests.inc()
+        self._seats_changed(series, req.width.max_seats)
 
     def on_rejected(self, req: QueuedRequest, reason: str, wait_seconds: float) -> None:
-        fs = req.flow_schema
-        self._leave_queue(req)
-        self._metrics.rejected.labels(self._level, fs, reason).inc()
-        # As Kubernetes does, a time-out is filed under execute="true".
-        execute = "true" if reason == "time-out" else "false"
-        self._metrics.wait_duration.labels(self._level, fs, execute).observe(wait_seconds)
+        series = self._flow(req.flow_schema)
+        self._leave_queue(req, series)
+        series.rejected[reason].inc()
+        series.wait_rejected[reason].observe(wait_seconds)
 
     def on_finished(self, req: QueuedRequest, execution_seconds: float) -> None:
-        fs = req.flow_schema
-        kind = "watch" if self._is_watch(req.descr) else "regular"
-        self._metrics.executing_requests.labels(self._level, fs).dec()
-        self._metrics.execution_seconds.labels(self._level, fs, kind).observe(execution_seconds)
+        series = self._flow(req.flow_schema)
+        series.executing_requests.dec()
+        if self._is_watch(req.descr):
+            series.execution_watch.observe(execution_seconds)
+        else:
+            series.execution_regular.observe(execution_seconds)
         seats = req.width.max_seats
         latency = req.width.additional_latency_seconds
         if latency > 0 and req.width.final_seats > 0:
-            self._call_later(latency, lambda: self._seats_changed(fs, -seats))
+            self._call_later(latency, lambda: self._seats_changed(series, -seats))
         else:
-            self._seats_changed(fs, -seats)
+            self._seats_changed(series, -seats)
 
     def on_no_accommodation(self, req: QueuedRequest) -> None:
-        self._metrics.no_accommodation.labels(self._level, req.flow_schema).inc()
+        self._flow(req.flow_schema).no_accommodation.inc()
 
-    def _seats_changed(self, flow_schema: str, delta: int) -> None:
-        self._metrics.executing_seats.labels(self._level, flow_schema).inc(delta)
-        self._metrics.concurrency_in_use.labels(self._level, flow_schema).inc(delta)
+    def _seats_changed(self, series: _FlowSeries, delta: int) -> None:
+        series.executing_seats.inc(delta)
+        series.concurrency_in_use.inc(delta)

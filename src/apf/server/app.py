@@ -18,7 +18,7 @@ from typing import Any
 
 from apf.api import errors
 from apf.api.errors import StatusError
-from apf.flowcontrol.admission import AdmitOptions, Admitter, Ticket
+from apf.flowcontrol.admission import AdmitOptions, Admitter, Pending, Ticket
 from apf.flowcontrol.digest import RequestDigest, RequestInfo, UserInfo
 from apf.server.http import (
     AnyResponse,
@@ -219,7 +219,10 @@ async def _admit_unless_disconnected(
     admitter: Admitter, digest: RequestDigest, options: AdmitOptions, receive: Receive
 ) -> Ticket | None:
     """Admit, but give up (None) if the client disconnects while the request waits."""
-    admit = asyncio.ensure_future(admitter.admit(digest, options))
+    result = admitter.admit_nowait(digest, options)
+    if not isinstance(result, Pending):
+        return result  # dispatched or rejected at once: the common, cheap path
+    admit = asyncio.ensure_future(result.wait())
     watcher = asyncio.ensure_future(_wait_disconnect(receive))
     try:
         done, _ = await asyncio.wait({admit, watcher}, return_when=asyncio.FIRST_COMPLETED)
