@@ -22,14 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    disable_created_metrics,
-)
+from prometheus_client import CollectorRegistry, disable_created_metrics
 
+from apf.flowcontrol.metricfamily import Family, FamilyCollector
 from apf.flowcontrol.queueset import QueuedRequest
 
 PREFIX = "apiserver_flowcontrol_"
@@ -92,20 +87,24 @@ class Metrics:
         self._requests: dict[tuple[object, ...], Any] = {}
         self._inflight: dict[object, Any] = {}
         self.registry = CollectorRegistry(auto_describe=True)
+        self._families = FamilyCollector(self.registry)
         self._define_request_series()
         self._define_level_series()
         self._define_generic_series()
 
-    def _counter(self, name: str, doc: str, labels: tuple[str, ...]) -> Counter:
-        return Counter(PREFIX + name, doc, labels, registry=self.registry)
+    def _family(self, name: str, doc: str, labels: tuple[str, ...], **kind: Any) -> Family:
+        return self._families.add(Family(name, doc, labels, **kind))
 
-    def _gauge(self, name: str, doc: str, labels: tuple[str, ...] = ()) -> Gauge:
-        return Gauge(PREFIX + name, doc, labels, registry=self.registry)
+    def _counter(self, name: str, doc: str, labels: tuple[str, ...]) -> Family:
+        return self._family(PREFIX + name, doc, labels, kind="counter")
+
+    def _gauge(self, name: str, doc: str, labels: tuple[str, ...] = ()) -> Family:
+        return self._family(PREFIX + name, doc, labels, kind="gauge")
 
     def _histogram(
         self, name: str, doc: str, labels: tuple[str, ...], buckets: tuple[float, ...]
-    ) -> Histogram:
-        return Histogram(PREFIX + name, doc, labels, buckets=buckets, registry=self.registry)
+    ) -> Family:
+        return self._family(PREFIX + name, doc, labels, kind="histogram", buckets=buckets)
 
     def _define_request_series(self) -> None:
         both = (PL, FS)
@@ -193,17 +192,17 @@ class Metrics:
         )
 
     def _define_generic_series(self) -> None:
-        self.requests_total = Counter(
+        self.requests_total = self._family(
             "apiserver_request_total",
             "Requests by verb, resource and response code",
             ("verb", "group", "version", "resource", "subresource", "scope", "component", "code"),
-            registry=self.registry,
+            kind="counter",
         )
-        self.inflight = Gauge(
+        self.inflight = self._family(
             "apiserver_current_inflight_requests",
             "Requests currently being served",
             ("request_kind",),
-            registry=self.registry,
+            kind="gauge",
         )
 
     # --- level series ---
