@@ -139,6 +139,8 @@ async def _load(server: Server, *, high_seats: int, low_seats: int) -> dict[str,
         _client(server, HIGH_QPS_USER, clients=high_clients, qps=HIGH_QPS),
         _client(server, LOW_QPS_USER, clients=low_clients, qps=LOW_QPS),
     )
+    if server.process.poll() is not None:
+        raise RuntimeError(f"server exited with {server.process.poll()} during the load")
     logger.info("drowned-out load done", extra={"high": high.statuses, "low": low.statuses})
     return {
         "low_ok_percent": low.ok_percent(),
