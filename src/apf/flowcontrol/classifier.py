@@ -24,6 +24,7 @@ only by verb) degrades towards a linear scan of that key's list.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -270,6 +271,8 @@ class Classifier:
         # key -> clauses sorted by position (insertion order is position order).
         self._resource: dict[tuple[object, ...], list[_ResourceClause]] = {}
         self._non_resource: dict[tuple[object, ...], list[_NonResourceClause]] = {}
+        # Memoised match positions by _decision_key (None: nothing matched).
+        self._decisions: dict[tuple[object, ...], object] = {}
         for position, fs in enumerate(self.flow_schemas):
             for rule in fs.rules:
                 self._add_rule(position, rule)
@@ -288,8 +291,21 @@ class Classifier:
                     _append(self._non_resource, (*subject_key, *url_key), nr_clause)
 
     def classify(self, digest: RequestDigest) -> FlowSchemaDigest | None:
-        """The first matching schema in matching order, or None when none matches."""
-        position = self.match_position(digest)
+        """The first matching schema in matching order, or None when none matches.
+
+        Decisions are memoised per (user, groups, request attributes that rules
+        can see), since clients repeat the same kinds of requests; a classifier
+        lives for one configuration generation, so the memo never goes stale.
+        """
+        key = _decision_key(digest)
+        cached = self._decisions.get(key, _UNKNOWN)
+        if cached is _UNKNOWN:
+            position = self.match_position(digest)
+            if len(self._decisions) >= DECISION_CACHE_SIZE:
+                self._decisions.clear()
+            self._decisions[key] = position
+        else:
+            position = cached if isinstance(cached, int) else None
         return None if position is None else self.flow_schemas[position]
 
     def match_position(self, digest: RequestDigest) -> int | None:
@@ -367,7 +383,30 @@ def flow_distinguisher(fs: FlowSchemaDigest, digest: RequestDigest) -> str:
     return ""
 
 
+@functools.lru_cache(maxsize=4096)
 def flow_hash(flow_schema: str, distinguisher: str) -> int:
     """First 8 bytes, little-endian, of SHA-256(schema name, NUL, distinguisher)."""
     data = flow_schema.encode() + b"\x00" + distinguisher.encode()
     return int.from_bytes(hashlib.sha256(data).digest()[:8], "little")
+
+
+# Memoised decisions per classifier; cleared wholesale when full.
+DECISION_CACHE_SIZE = 4096
+_UNKNOWN = object()
+
+
+def _decision_key(digest: RequestDigest) -> tuple[object, ...]:
+    """Everything matching can look at: who, and what (the path only when non-resource)."""
+    info, user = digest.request_info, digest.user
+    if info.is_resource_request:
+        what: tuple[object, ...] = (
+            True,
+            info.verb,
+            info.api_group,
+            info.resource,
+            info.subresource,
+            info.namespace,
+        )
+    else:
+        what = (False, info.verb, info.path)
+    return (user.name, user.groups, *what)

@@ -75,18 +75,17 @@ class WorkEstimate:
     initial_seats: int = 1
     final_seats: int = 0
     additional_latency_seconds: float = 0.0
+    # Derived once: the queue set reads them several times per request.
+    max_seats: int = field(init=False, repr=False, compare=False)
+    total_work: float = field(init=False, repr=False, compare=False)  # seat-seconds
 
-    @property
-    def max_seats(self) -> int:
-        return max(self.initial_seats, self.final_seats)
-
-    @property
-    def total_work(self) -> float:
-        """Seat-seconds of work used for fair ordering."""
-        return (
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "max_seats", max(self.initial_seats, self.final_seats))
+        work = (
             self.initial_seats * ESTIMATED_SERVICE_SECONDS
             + self.final_seats * self.additional_latency_seconds
         )
+        object.__setattr__(self, "total_work", work)
 
 
 class RequestState(enum.StrEnum):
