@@ -1,119 +1,16 @@
-"""APF as HTTP clients see it: 429s, PF headers everywhere, metrics, debug dumps, APF off."""
+"""APF as HTTP clients see it: PF headers everywhere, metrics, debug dumps, APF off.
+
+The exact 429 answer of a full level is checked in process (tests/server/test_app.py):
+on a socket a quick request is finished before the next is read, so a level only fills
+while its requests wait on I/O.
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections import Counter
-from typing import Any
-
-import aiohttp
 import pytest
-from kubernetes import client as k8s_client
 
-from tests.support.k8s import flowcontrol, raw_request
+from tests.support.k8s import raw_request
 from tests.support.server import ServerProcess, running_server
-
-REJECT_BODY = "Too many requests, please try again later.\n"
-
-
-@pytest.fixture(scope="module")
-def tiny_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """A server with 2 seats in all, so a burst saturates a level."""
-    with running_server(
-        tmp_path_factory.mktemp("apf-tiny"),
-        "--max-requests-inflight=1",
-        "--max-mutating-requests-inflight=1",
-    ) as server:
-        yield server
-
-
-async def _bursts(
-    server: ServerProcess, user: str, *, size: int, rounds: int
-) -> list[tuple[int, str, dict[str, str]]]:
-    """``rounds`` bursts of ``size`` simultaneous requests over warm keep-alive connections."""
-    connector = aiohttp.TCPConnector(ssl=server.ssl_context(), limit=size)
-    results: list[tuple[int, str, dict[str, str]]] = []
-    async with aiohttp.ClientSession(connector=connector) as session:
-
-        async def one() -> None:
-            headers = {"Impersonate-User": user}
-            async with session.get(server.url + "/version", headers=headers) as response:
-                results.append(
-                    (
-                        response.status,
-                        await response.text(),
-                        {k.lower(): v for k, v in response.headers.items()},
-                    )
-                )
-
-        for _ in range(rounds):
-            await asyncio.gather(*(one() for _ in range(size)))
-            if any(status == 429 for status, _, _ in results):
-                break
-    return results
-
-
-def _reject_level(fc: Any, name: str, user: str) -> None:
-    fc.create_priority_level_configuration(
-        k8s_client.V1PriorityLevelConfiguration(
-            metadata=k8s_client.V1ObjectMeta(name=name),
-            spec=k8s_client.V1PriorityLevelConfigurationSpec(
-                type="Limited",
-                limited=k8s_client.V1LimitedPriorityLevelConfiguration(
-                    nominal_concurrency_shares=1,
-                    limit_response=k8s_client.V1LimitResponse(type="Reject"),
-                ),
-            ),
-        )
-    )
-    fc.create_flow_schema(
-        k8s_client.V1FlowSchema(
-            metadata=k8s_client.V1ObjectMeta(name=name),
-            spec=k8s_client.V1FlowSchemaSpec(
-                matching_precedence=500,
-                priority_level_configuration=k8s_client.V1PriorityLevelConfigurationReference(
-                    name=name
-                ),
-                rules=[
-                    k8s_client.V1PolicyRulesWithSubjects(
-                        subjects=[
-                            k8s_client.FlowcontrolV1Subject(
-                                kind="User", user=k8s_client.V1UserSubject(name=user)
-                            )
-                        ],
-                        non_resource_rules=[
-                            k8s_client.V1NonResourcePolicyRule(
-                                verbs=["*"], non_resource_urls=["*"]
-                            )
-                        ],
-                    )
-                ],
-            ),
-        )
-    )
-
-
-def test_saturated_reject_level_answers_429_in_the_reference_format(
-    tiny_server: ServerProcess,
-) -> None:
-    fc = flowcontrol(tiny_server.api_client())
-    _reject_level(fc, "tiny-reject", "burster")
-    level_uid = fc.read_priority_level_configuration("tiny-reject").metadata.uid
-    results = asyncio.run(_bursts(tiny_server, "burster", size=100, rounds=20))
-    statuses = Counter(status for status, _, _ in results)
-    rejected = [r for r in results if r[0] == 429]
-    assert rejected, f"no 429 in the bursts: {statuses}"
-    _, body, headers = rejected[0]
-    assert body == REJECT_BODY
-    assert headers["content-type"] == "text/plain; charset=utf-8"
-    assert headers["x-content-type-options"] == "nosniff"
-    assert int(headers["retry-after"]) >= 1
-    assert headers["x-kubernetes-pf-prioritylevel-uid"] == level_uid
-    assert set(statuses) <= {200, 429}
-
-    metrics = tiny_server.urlopen("/metrics").read().decode()
-    assert "apiserver_flowcontrol_rejected_requests_total{" in metrics
-    assert 'reason="concurrency-limit"' in metrics
 
 
 def test_unknown_paths_are_classified_before_404(server: ServerProcess) -> None:

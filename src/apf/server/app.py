@@ -99,6 +99,9 @@ class ApiServer:
                 response = await self._serve(request, scope, receive)
             await _send_response(response, request, send, receive)
         finally:
+            # Seats and slots are held until the answer is written, as in kube-apiserver.
+            for release in request.on_complete:
+                release()
             self._count_in_flight(kind, -1)
         if self.filters.observe is not None:
             self.filters.observe(request, response.status)
@@ -152,17 +155,12 @@ class ApiServer:
             (FS_UID_HEADER, ticket.flow_schema_uid),
             (PL_UID_HEADER, ticket.priority_level_uid),
         ]
+        request.on_complete.append(ticket.finish)
         if ticket.rejected is not None:
-            ticket.finish()
             return _too_many_requests(ticket.retry_after_seconds, pf_headers)
         request.response_headers.extend(pf_headers)
         request.on_initialized = ticket.initialized
-        try:
-            response = await self._authorize_and_route(request)
-        except BaseException:
-            ticket.finish()
-            raise
-        return _finish_after(response, ticket)
+        return await self._authorize_and_route(request)
 
     async def _with_max_in_flight(self, limiter: MaxInFlight, request: Request) -> AnyResponse:
         assert request.request_info is not None
@@ -170,16 +168,8 @@ class ApiServer:
         slot = limiter.try_acquire(request.request_info, request.user)
         if slot is None:
             return _too_many_requests(1, [])
-        try:
-            response = await self._authorize_and_route(request)
-        except BaseException:
-            limiter.release(slot)
-            raise
-        if isinstance(response, StreamingResponse):
-            response.chunks = _then(response.chunks, lambda: limiter.release(slot))
-        else:
-            limiter.release(slot)
-        return response
+        request.on_complete.append(lambda: limiter.release(slot))
+        return await self._authorize_and_route(request)
 
     async def _authorize_and_route(self, request: Request) -> AnyResponse:
         assert request.request_info is not None
@@ -196,23 +186,6 @@ class ApiServer:
         except Exception:
             logger.exception("handler failed", extra={"path": request.path})
             return status_response(errors.internal(f'Internal Server Error: "{request.path}"'))
-
-
-def _finish_after(response: AnyResponse, ticket: Ticket) -> AnyResponse:
-    """End the APF ticket when the response is complete (a stream: when it ends)."""
-    if isinstance(response, StreamingResponse):
-        response.chunks = _then(response.chunks, ticket.finish)
-    else:
-        ticket.finish()
-    return response
-
-
-async def _then(chunks: Any, callback: Callable[[], None]) -> Any:
-    try:
-        async for chunk in chunks:
-            yield chunk
-    finally:
-        callback()
 
 
 async def _admit_unless_disconnected(

@@ -35,6 +35,8 @@ class Request:
     response_headers: list[tuple[str, str]] = field(default_factory=list)
     # Called by a watch handler once its initial events are written.
     on_initialized: Callable[[], None] | None = None
+    # Run once the response is fully written (or the connection is gone): seat releases.
+    on_complete: list[Callable[[], None]] = field(default_factory=list)
     _query: dict[str, list[str]] | None = None
 
     @property

@@ -82,7 +82,7 @@ async def serve(options: ServerOptions, storage: Storage) -> None:
     store = Store(storage)
     controller = _controller(options, store)
     metrics = controller.metrics if controller else Metrics()
-    app = ApiServer(_filters(options, store, controller, readiness, metrics))
+    app = ApiServer(build_filters(options, store, controller, readiness, metrics))
     config = uvicorn.Config(
         app,
         http=TlsHttpToolsProtocol,
@@ -158,13 +158,14 @@ def _install_signal_handlers(server: uvicorn.Server, readiness: Readiness) -> No
             loop.add_signal_handler(sig, stop)
 
 
-def _filters(
+def build_filters(
     options: ServerOptions,
     store: Store,
     controller: Controller | None,
     readiness: Readiness,
     metrics: Metrics,
 ) -> Filters:
+    """The filter chain and routes of a server with these options and parts."""
     versions = options.served_versions
     router = Router(
         discovery=Discovery(versions),
