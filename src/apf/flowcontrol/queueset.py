@@ -47,7 +47,7 @@ import math
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from apf.flowcontrol.clock import Clock, TimerHandle
@@ -168,7 +168,6 @@ class QueuedRequest:
         "_waiter",
         "arrival",
         "arrival_r",
-        "arrival_wall",
         "deadline",
         "descr",
         "distinguisher",
@@ -176,7 +175,7 @@ class QueuedRequest:
         "queue",
         "reject_reason",
         "start",
-        "start_wall",
+        "started",
         "state",
         "width",
     )
@@ -202,10 +201,23 @@ class QueuedRequest:
         self.distinguisher = distinguisher
         self.descr = descr
         self.arrival = queue_set.clock.now()
-        self.arrival_wall: datetime = queue_set.clock.wall()
         self.arrival_r = 0.0
         self.start = 0.0
-        self.start_wall: datetime | None = None
+        self.started = False
+
+    # Wall-clock times are only read by the dumps, so they are derived from the
+    # monotonic ones on demand instead of being taken on every request.
+    @property
+    def arrival_wall(self) -> datetime:
+        return self._wall(self.arrival)
+
+    @property
+    def start_wall(self) -> datetime | None:
+        return self._wall(self.start) if self.started else None
+
+    def _wall(self, monotonic: float) -> datetime:
+        clock = self._queue_set.clock
+        return clock.wall() - timedelta(seconds=clock.now() - monotonic)
 
     @property
     def queue_index(self) -> int:
@@ -711,7 +723,7 @@ class QueueSet:
         now = self.last_sync
         req.state = RequestState.EXECUTING
         req.start = now
-        req.start_wall = self.clock.wall()
+        req.started = True
         seats = req.width.max_seats
         self.executing += 1
         self._set_seats_in_use(self.seats_in_use + seats)
