@@ -8,8 +8,7 @@ import logging
 import signal
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import uvicorn
 from prometheus_client import generate_latest
@@ -18,6 +17,8 @@ from apf.api import schema
 from apf.api.errors import StatusError
 from apf.api.kinds import GROUP
 from apf.flowcontrol import ensurer
+from apf.flowcontrol.clock import RealClock
+from apf.flowcontrol.controller import Controller
 from apf.flowcontrol.digest import RequestInfo, UserInfo
 from apf.flowcontrol.metrics import Metrics
 from apf.registry.store import Store
@@ -35,9 +36,6 @@ from apf.server.routing import Router
 from apf.server.tlsproto import TlsHttpToolsProtocol
 from apf.storage.interface import Storage
 
-if TYPE_CHECKING:
-    from apf.flowcontrol.controller import Controller
-
 logger = logging.getLogger(__name__)
 
 
@@ -49,7 +47,6 @@ class Readiness:
     bootstrapped: bool = False
     config_consumed: bool = False
     shutting_down: bool = False
-    extra: dict[str, bool] = field(default_factory=dict)
 
 
 def _check(flag: Callable[[], bool], reason: str) -> Callable[[], str | None]:
@@ -125,12 +122,9 @@ async def serve(options: ServerOptions, storage: Storage) -> None:
 
 
 def _controller(options: ServerOptions, store: Store) -> Controller | None:
-    """The APF engine, or None when APF is off (its modules are then never imported)."""
+    """The APF engine, or None when APF is off."""
     if not options.enable_priority_and_fairness:
         return None
-    from apf.flowcontrol.clock import RealClock
-    from apf.flowcontrol.controller import Controller
-
     return Controller(
         store,
         RealClock(),

@@ -57,7 +57,7 @@ class Discovery:
     def api_groups(self, request: Request) -> Response:
         media = _wants_aggregated(request)
         if media:
-            return _aggregated(media, [self._group_discovery(media)])
+            return _aggregated(media, [self._group_discovery()])
         return json_response(
             {"kind": "APIGroupList", "apiVersion": "v1", "groups": [self._group()]}
         )
@@ -109,7 +109,7 @@ class Discovery:
             },
         }
 
-    def _group_discovery(self, media: str) -> dict[str, Any]:
+    def _group_discovery(self) -> dict[str, Any]:
         versions = []
         for version in self.versions:
             resources = [
