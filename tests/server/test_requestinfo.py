@@ -8,7 +8,7 @@ import pytest
 
 from apf.api.errors import StatusError
 from apf.flowcontrol.digest import RequestInfo
-from apf.server.requestinfo import is_long_running, parse
+from apf.server.requestinfo import ParseCache, is_long_running, parse
 
 FS = "flowschemas"
 GROUP = "flowcontrol.apiserver.k8s.io"
@@ -297,3 +297,39 @@ def test_parse_fails_when_watch_path_names_nothing() -> None:
 )
 def test_is_long_running_matches_kube_apiserver(method: str, url: str, expected: bool) -> None:
     assert is_long_running(_parse(method, url)) is expected
+
+
+def test_parse_cache_answers_as_parse_does() -> None:
+    cache = ParseCache()
+
+    for url in (f"/apis/{GROUP}/v1/{FS}?watch=1&limit=2", "/version", "/api/v1/namespaces/a"):
+        path, _, raw_query = url.partition("?")
+        assert cache.parse("GET", path, raw_query) == _parse("GET", url)
+
+
+def test_parse_cache_reuses_an_answer_and_keeps_the_query_apart() -> None:
+    cache = ParseCache()
+    path = f"/apis/{GROUP}/v1/{FS}"
+
+    first = cache.parse("GET", path, "")
+
+    assert cache.parse("GET", path, "") is first
+    assert cache.parse("GET", path, "watch=true").verb == "watch"
+    assert cache.parse("DELETE", path, "").verb == "deletecollection"
+
+
+def test_parse_cache_forgets_the_oldest_when_full() -> None:
+    cache = ParseCache(size=2)
+    oldest = cache.parse("GET", "/a", "")
+    cache.parse("GET", "/b", "")
+    cache.parse("GET", "/c", "")
+
+    assert cache.parse("GET", "/a", "") is not oldest
+
+
+def test_parse_cache_fails_each_time_for_a_bad_url() -> None:
+    cache = ParseCache()
+
+    for _ in range(2):
+        with pytest.raises(StatusError, match="unable to determine kind"):
+            cache.parse("GET", "/api/v1/watch", "")

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,15 +44,19 @@ MAX_BODY_BYTES = 3 * 1024 * 1024
 FS_UID_HEADER = "X-Kubernetes-PF-FlowSchema-UID"
 PL_UID_HEADER = "X-Kubernetes-PF-PriorityLevel-UID"
 TOO_MANY_REQUESTS_BODY = b"Too many requests, please try again later.\n"
+DEFAULT_CACHE_CONTROL = (b"cache-control", b"no-cache, private")
+# Every Impersonate-* header name starts so (lower-cased).
+IMPERSONATE_PREFIX = "impersonate-"
 
 
 @dataclass
 class Filters:
     """The pluggable parts of the chain; each a plain callable so tests can swap them."""
 
-    parse_request_info: Callable[[str, str, dict[str, list[str]]], RequestInfo]
+    # (method, decoded path, raw query string) -> RequestInfo.
+    parse_request_info: Callable[[str, str, str], RequestInfo]
     is_long_running: Callable[[RequestInfo], bool]
-    authenticate: Callable[[dict[str, str], list[str]], UserInfo | None]
+    authenticate: Callable[[Mapping[str, str], list[str]], UserInfo | None]
     impersonate: Callable[[UserInfo, list[tuple[str, str]]], UserInfo]
     # None when allowed, else the 403 Status to send.
     authorize: Callable[[UserInfo, RequestInfo], StatusError | None]
@@ -125,12 +130,13 @@ class ApiServer:
     async def _serve(self, request: Request, scope: Scope, receive: Receive) -> AnyResponse:
         f = self.filters
         try:
-            info = f.parse_request_info(request.method, request.path, request.query)
+            info = f.parse_request_info(request.method, request.path, request.raw_query)
             request.request_info = info
-            user = f.authenticate(dict(request.headers), _peer_chain(scope))
+            user = f.authenticate(request.headers, _peer_chain(scope))
             if user is None:
                 return status_response(errors.unauthorized())
-            user = f.impersonate(user, _raw_headers(scope["headers"]))
+            if _asks_impersonation(request.headers):
+                user = f.impersonate(user, _raw_headers(scope["headers"]))
             request.user = user
         except StatusError as exc:
             return status_response(exc)
@@ -240,10 +246,18 @@ def _timeout(request: Request) -> float | None:
 
 async def _read_body(receive: Receive) -> bytes | None:
     """The whole request body, or None when it exceeds MAX_BODY_BYTES."""
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):
+        # The common case: the whole (usually empty) body in one message.
+        body: bytes = message.get("body", b"")
+        return body if len(body) <= MAX_BODY_BYTES else None
+    return await _read_chunks(receive, message)
+
+
+async def _read_chunks(receive: Receive, message: Message) -> bytes | None:
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
         if message["type"] == "http.disconnect":
             return b"".join(chunks)
         chunk = message.get("body", b"")
@@ -253,10 +267,16 @@ async def _read_body(receive: Receive) -> bytes | None:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+        message = await receive()
 
 
 def _headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
     return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw}
+
+
+def _asks_impersonation(headers: Iterable[str]) -> bool:
+    # Most requests impersonate nobody; skip building the raw header list for them.
+    return any(name.startswith(IMPERSONATE_PREFIX) for name in headers)
 
 
 def _raw_headers(raw: Iterable[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
@@ -272,18 +292,24 @@ def _peer_chain(scope: Scope) -> list[str]:
 async def _send_response(
     response: AnyResponse, request: Request, send: Send, receive: Receive
 ) -> None:
+    headers = [_content_type_header(response.content_type)]
     extra = [*request.response_headers, *response.headers]
-    headers = [(b"content-type", response.content_type.encode())]
     if not any(name.lower() == "cache-control" for name, _ in extra):
-        headers.append((b"cache-control", b"no-cache, private"))
+        headers.append(DEFAULT_CACHE_CONTROL)
     headers += [(k.encode(), v.encode()) for k, v in extra]
     if isinstance(response, Response):
-        headers.append((b"content-length", str(len(response.body)).encode()))
+        headers.append((b"content-length", b"%d" % len(response.body)))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
         return
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await _stream(response, send, receive)
+
+
+@functools.lru_cache(maxsize=64)
+def _content_type_header(content_type: str) -> tuple[bytes, bytes]:
+    # A handful of media types answer every request; encode each once.
+    return (b"content-type", content_type.encode())
 
 
 async def _stream(response: StreamingResponse, send: Send, receive: Receive) -> None:

@@ -47,6 +47,10 @@ class _TokenUser:
     groups: tuple[str, ...]
 
 
+# Every anonymous request is the same user; UserInfo is frozen, so one instance serves all.
+ANONYMOUS = UserInfo(name=ANONYMOUS_USER, groups=(UNAUTHENTICATED_GROUP,))
+
+
 class Authenticator:
     """Find the user of a request; None means 401 Unauthorized."""
 
@@ -64,12 +68,17 @@ class Authenticator:
         """
         self.client_ca = client_ca
         self.is_anonymous_enabled = anonymous
-        self._tokens = load_token_file(token_file) if token_file is not None else {}
+        tokens = load_token_file(token_file) if token_file is not None else {}
+        # The user each token stands for, groups complete, built once for all its requests.
+        self._token_users = {
+            token: _with_authenticated_group(UserInfo(name=t.name, uid=t.uid, groups=t.groups))
+            for token, t in tokens.items()
+        }
         logger.info(
             "authentication configured",
             extra={
                 "client_ca": str(client_ca) if client_ca else "",
-                "tokens": len(self._tokens),
+                "tokens": len(self._token_users),
                 "anonymous": anonymous,
             },
         )
@@ -88,9 +97,9 @@ class Authenticator:
             logger.debug("authentication failed", extra={"reason": str(exc)})
             return None
         if user is not None:
-            return _with_authenticated_group(user)
+            return user
         if self.is_anonymous_enabled:
-            return UserInfo(name=ANONYMOUS_USER, groups=(UNAUTHENTICATED_GROUP,))
+            return ANONYMOUS
         return None
 
     def _authenticate_credentials(
@@ -98,18 +107,20 @@ class Authenticator:
     ) -> UserInfo | None:
         """A user from the first credential that works; raise if some failed and none worked."""
         failure: InvalidCredentials | None = None
-        try:
-            user = user_from_certificate(tls_peer_chain)
-        except InvalidCredentials as exc:
-            failure, user = exc, None
+        user = None
+        if tls_peer_chain:
+            try:
+                user = _authenticated_certificate_user(tls_peer_chain[0])
+            except InvalidCredentials as exc:
+                failure = exc
         if user is not None:
             return user
         token = bearer_token(headers)
         if token is not None:
-            found = self._tokens.get(token)
+            found = self._token_users.get(token)
             if found is None:
                 raise InvalidCredentials("invalid bearer token")
-            return UserInfo(name=found.name, uid=found.uid, groups=found.groups)
+            return found
         if failure is not None:
             raise failure
         return None
@@ -143,6 +154,12 @@ def _certificate_user(leaf_pem: str) -> UserInfo | None:
     )
 
 
+@functools.lru_cache(maxsize=1024)
+def _authenticated_certificate_user(leaf_pem: str) -> UserInfo | None:
+    user = _certificate_user(leaf_pem)
+    return None if user is None else _with_authenticated_group(user)
+
+
 def _check_client_usage(leaf: x509.Certificate) -> None:
     try:
         usages = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
@@ -159,7 +176,10 @@ def _text(value: str | bytes) -> str:
 
 def bearer_token(headers: Mapping[str, str]) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header, else None."""
-    raw = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+    raw = headers.get("authorization")
+    if raw is None:
+        # Names arrive lower-cased from the server; other callers may not be so tidy.
+        raw = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
     parts = raw.strip().split(" ", 2)
     if len(parts) < 2 or parts[0].lower() != "bearer" or not parts[1]:
         return None

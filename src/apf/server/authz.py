@@ -10,6 +10,7 @@ kube-apiserver's wording, so clients and tests see the same messages.
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from apf.api import errors
@@ -58,10 +59,16 @@ def _is_allowed(user: UserInfo, info: RequestInfo) -> bool:
         return True
     if info.is_resource_request or info.verb != "get":
         return False
-    if AUTHENTICATED_GROUP in user.groups:
-        return _matches_any(DISCOVERY_URLS, info.path)
-    if UNAUTHENTICATED_GROUP in user.groups:
-        return _matches_any(PUBLIC_INFO_URLS, info.path)
+    return _may_get_path(user.groups, info.path)
+
+
+# The rules are fixed, so a decision per (groups, path) holds for the life of the process.
+@functools.lru_cache(maxsize=4096)
+def _may_get_path(groups: tuple[str, ...], path: str) -> bool:
+    if AUTHENTICATED_GROUP in groups:
+        return _matches_any(DISCOVERY_URLS, path)
+    if UNAUTHENTICATED_GROUP in groups:
+        return _matches_any(PUBLIC_INFO_URLS, path)
     return False
 
 

@@ -42,7 +42,8 @@ class Request:
     @property
     def query(self) -> dict[str, list[str]]:
         if self._query is None:
-            self._query = parse_qs(self.raw_query, keep_blank_values=True)
+            raw = self.raw_query
+            self._query = parse_qs(raw, keep_blank_values=True) if raw else {}
         return self._query
 
     def query_value(self, name: str, default: str = "") -> str:

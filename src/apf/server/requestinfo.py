@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from urllib.parse import parse_qs
 
 from apf.api import errors
 from apf.flowcontrol.digest import RequestInfo
@@ -41,6 +42,32 @@ _VERB_BY_METHOD = {
 }
 # List options that fail decoding when they are not integers.
 _INTEGER_OPTIONS = ("limit", "timeoutSeconds")
+# Distinct (method, path, query) triples remembered by ParseCache; clients repeat a few.
+PARSE_CACHE_SIZE = 4096
+
+
+class ParseCache:
+    """``parse`` memoised per (method, path, raw query), bounded to ``size`` entries.
+
+    Parsing is a pure function of the three strings, so an entry never goes stale;
+    when full, the oldest entry makes room. The RequestInfo (and its ``query``
+    mapping) is shared between requests: nobody may mutate it. Failures are not kept.
+    """
+
+    def __init__(self, size: int = PARSE_CACHE_SIZE) -> None:
+        self._size = size
+        self._infos: dict[tuple[str, str, str], RequestInfo] = {}
+
+    def parse(self, method: str, path: str, raw_query: str) -> RequestInfo:
+        key = (method, path, raw_query)
+        info = self._infos.get(key)
+        if info is None:
+            query = parse_qs(raw_query, keep_blank_values=True) if raw_query else {}
+            info = parse(method, path, query)
+            if len(self._infos) >= self._size:
+                del self._infos[next(iter(self._infos))]
+            self._infos[key] = info
+        return info
 
 
 def parse(method: str, path: str, query: Mapping[str, list[str]]) -> RequestInfo:

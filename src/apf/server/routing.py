@@ -28,12 +28,18 @@ class Router:
     metrics: SyncHandler
     dumps: dict[str, SyncHandler] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self._table = self._fixed_table()
+
     async def route(self, request: Request) -> AnyResponse:
-        path = request.path.rstrip("/") or "/"
-        parts = path.strip("/").split("/") if path != "/" else []
-        if parts[:2] == ["apis", GROUP] and len(parts) >= 4:
-            return await self.resources(request)
-        handler = self._static(parts)
+        # Segments joined without the outer slashes: "version", "apis/<group>/v1/...".
+        joined = request.path.strip("/")
+        handler = self._table.get(joined)
+        if handler is None:
+            parts = joined.split("/") if joined else []
+            if parts[:2] == ["apis", GROUP] and len(parts) >= 4:
+                return await self.resources(request)
+            handler = self._static(parts)
         if handler is None:
             raise errors.StatusError(404, "NotFound", NOT_FOUND_MESSAGE)
         if request.method not in ("GET", "HEAD"):
@@ -56,9 +62,9 @@ class Router:
             return lambda request: endpoint.handle(request, name)
         return self._fixed(parts)
 
-    def _fixed(self, parts: list[str]) -> Callable[[Request], Response | None] | None:
+    def _fixed_table(self) -> dict[str, Callable[[Request], Response | None]]:
+        """The handlers of the fixed paths, keyed by the path without its outer slashes."""
         d = self.discovery
-        joined = "/".join(parts)
         table: dict[str, Callable[[Request], Response | None]] = {
             "version": version,
             "api": d.api_versions,
@@ -71,8 +77,10 @@ class Router:
         }
         for name, handler in self.dumps.items():
             table[DEBUG_PREFIX.strip("/") + "/" + name] = handler
-        if joined in table:
-            return table[joined]
+        return table
+
+    def _fixed(self, parts: list[str]) -> Callable[[Request], Response | None] | None:
+        d = self.discovery
         if len(parts) == 3 and parts[:2] == ["apis", GROUP] and parts[2] in d.versions:
             group_version = parts[2]
             return lambda request: d.resources(group_version)

@@ -87,6 +87,9 @@ async def serve(options: ServerOptions, storage: Storage) -> None:
         lifespan="off",
         log_config=None,
         access_log=False,
+        # The peer address comes from the connection, as in kube-apiserver; no
+        # X-Forwarded-* rewriting (and no middleware call per request).
+        proxy_headers=False,
         timeout_keep_alive=120,
         ssl_certfile=str(options.tls_cert_file or pki.serving_cert),
         ssl_keyfile=str(options.tls_private_key_file or pki.serving_key),
@@ -183,7 +186,7 @@ def build_filters(
             mutating_limit=options.max_mutating_requests_inflight,
         )
     return Filters(
-        parse_request_info=requestinfo.parse,
+        parse_request_info=requestinfo.ParseCache().parse,
         is_long_running=requestinfo.is_long_running,
         authenticate=authenticator.authenticate,
         impersonate=impersonation.impersonate,

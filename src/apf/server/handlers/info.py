@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import platform
 from collections.abc import Callable
@@ -31,8 +32,14 @@ def version_info() -> dict[str, Any]:
     }
 
 
+@functools.cache
+def _version_body() -> bytes:
+    # The document cannot change while the process runs.
+    return orjson.dumps(version_info())
+
+
 def version(request: Request) -> Response:
-    return json_response(version_info())
+    return Response(status=200, body=_version_body())
 
 
 class OpenApi:
