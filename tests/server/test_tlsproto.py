@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import http.client
 import json
+import logging
 import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -16,9 +17,11 @@ from typing import Any
 import pytest
 import uvicorn
 import uvloop
+from uvicorn.protocols.http.flow_control import FlowControl
+from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
 from apf.server.certs import Pki, ensure_pki, issue_client_cert, ssl_context
-from apf.server.tlsproto import TlsHttpToolsProtocol
+from apf.server.tlsproto import HeadHoldingWriter, TlsHttpToolsProtocol
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -26,10 +29,19 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 async def _echo_tls(scope: Scope, receive: Receive, send: Send) -> None:
-    """Answer with the scope's TLS extension as JSON (or null)."""
+    """Answer with the scope's TLS extension as JSON (or null), streamed (chunked)."""
     await receive()
     body = json.dumps(scope.get("extensions", {}).get("tls")).encode()
     headers = [(b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _echo_tls_sized(scope: Scope, receive: Receive, send: Send) -> None:
+    """As _echo_tls, with a Content-Length."""
+    await receive()
+    body = json.dumps(scope.get("extensions", {}).get("tls")).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -41,10 +53,10 @@ class RunningServer:
 
 
 @contextlib.asynccontextmanager
-async def _serving(pki: Pki) -> AsyncIterator[RunningServer]:
+async def _serving(pki: Pki, app: Any = _echo_tls) -> AsyncIterator[RunningServer]:
     """A uvicorn server with the TLS protocol on 127.0.0.1, stopped on exit."""
     config = uvicorn.Config(
-        _echo_tls,
+        app,
         http=TlsHttpToolsProtocol,
         ws="none",
         lifespan="off",
@@ -144,3 +156,104 @@ def test_tls_protocol_works_on_uvloop(tmp_path: Path) -> None:
         bodies = runner.run(scenario())
 
     assert [b["client_cert_name"] for b in bodies] == ["CN=kubernetes-admin,O=system:masters"] * 2
+
+
+class _RecordingTransport(asyncio.Transport):
+    """Records each write and whether it was closed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes.append(bytes(data))
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+
+def _cycle(method: str = "GET") -> tuple[RequestResponseCycle, _RecordingTransport]:
+    """uvicorn's own request cycle, writing through a HeadHoldingWriter to a recorder."""
+    transport = _RecordingTransport()
+    scope: Any = {"type": "http", "method": method, "path": "/", "headers": []}
+    cycle = RequestResponseCycle(
+        scope=scope,
+        transport=transport,
+        flow=FlowControl(transport),
+        logger=logging.getLogger("test"),
+        access_logger=logging.getLogger("test.access"),
+        access_log=False,
+        default_headers=[],
+        message_event=asyncio.Event(),
+        expect_100_continue=False,
+        keep_alive=True,
+        on_response=lambda: None,
+    )
+    cycle.transport = HeadHoldingWriter(transport, cycle)  # type: ignore[assignment]
+    return cycle, transport
+
+
+def _start(*headers: tuple[bytes, bytes]) -> Any:
+    return {"type": "http.response.start", "status": 200, "headers": list(headers)}
+
+
+def _body(body: bytes, *, more: bool = False) -> Any:
+    return {"type": "http.response.body", "body": body, "more_body": more}
+
+
+async def test_head_and_body_of_a_sized_response_leave_in_one_write() -> None:
+    cycle, transport = _cycle()
+
+    await cycle.send(_start((b"content-length", b"2")))
+    assert transport.writes == []
+    await cycle.send(_body(b"ok"))
+
+    assert len(transport.writes) == 1
+    assert transport.writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
+    assert transport.writes[0].endswith(b"content-length: 2\r\n\r\nok")
+
+
+async def test_head_of_a_streamed_response_leaves_before_its_body() -> None:
+    cycle, transport = _cycle()
+
+    await cycle.send(_start())
+
+    assert len(transport.writes) == 1
+    assert transport.writes[0].endswith(b"transfer-encoding: chunked\r\n\r\n")
+    await cycle.send(_body(b"x", more=True))
+    assert transport.writes[1] == b"1\r\nx\r\n"
+
+
+async def test_head_of_a_head_request_leaves_at_once() -> None:
+    cycle, transport = _cycle("HEAD")
+
+    await cycle.send(_start((b"content-length", b"2")))
+
+    assert len(transport.writes) == 1
+    await cycle.send(_body(b"ok"))
+    assert len(transport.writes) == 1
+    assert cycle.response_complete
+
+
+async def test_closing_writes_a_held_head_first() -> None:
+    cycle, transport = _cycle()
+    await cycle.send(_start((b"content-length", b"2")))
+
+    cycle.transport.close()
+
+    assert len(transport.writes) == 1
+    assert transport.writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
+    assert transport.closed
+
+
+async def test_sized_answers_arrive_whole_over_tls(tmp_path: Path) -> None:
+    pki = ensure_pki(tmp_path)
+
+    async with _serving(pki, _echo_tls_sized) as server:
+        bodies = await asyncio.to_thread(_get_tls_twice, server.port, _client_context(pki))
+
+    assert [(b["client_cert_chain"], b["client_cert_name"]) for b in bodies] == [([], None)] * 2

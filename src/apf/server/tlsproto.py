@@ -16,6 +16,11 @@ every request's scope as the ASGI TLS extension::
 
 Use it as ``uvicorn.Config(app, http=TlsHttpToolsProtocol, ...)``. Plain HTTP
 connections get no ``tls`` extension.
+
+It also sends a response's head and body in one write when the length is
+known (see :class:`HeadHoldingWriter`): over TLS every write is a record and a
+system call of its own, and for a small answer that was a large share of the
+cost of a request.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import ssl
 from typing import Any, cast
 
 from cryptography import x509
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +61,64 @@ class TlsHttpToolsProtocol(HttpToolsProtocol):
             tls = dict(self.tls_extension)
             tls["client_cert_chain"] = list(self.tls_extension["client_cert_chain"])
             extensions["tls"] = tls
+
+    def on_headers_complete(self) -> None:
+        previous = self.cycle
+        super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not previous:
+            cycle.transport = HeadHoldingWriter(self.transport, cycle)  # type: ignore[assignment]
+
+
+class HeadHoldingWriter:
+    """The transport one request's cycle writes to: a sized response's head waits for its body.
+
+    uvicorn writes the status line and headers, then the body, as two writes.
+    When the head announces a non-empty body of known length (and the request
+    is not HEAD), the head is held and goes out together with the first body
+    write. A chunked (streamed) head is written at once, since a watch client
+    needs its headers before the first event. Closing writes a held head first.
+    """
+
+    __slots__ = ("_cycle", "_head", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
+        self._transport = transport
+        self._cycle: RequestResponseCycle | None = cycle
+        self._head: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        cycle = self._cycle
+        if cycle is not None and cycle.response_started:
+            # The first write once the response started is its head; decide once.
+            self._cycle = None
+            if _body_follows(cycle):
+                self._head = data
+                return
+        head = self._head
+        if head is not None:
+            self._head = None
+            data = head + data
+        self._transport.write(data)
+
+    def close(self) -> None:
+        if self._head is not None:
+            self.write(b"")
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+def _body_follows(cycle: RequestResponseCycle) -> bool:
+    return (
+        cycle.chunked_encoding is False
+        and cycle.expected_content_length > 0
+        and cycle.scope["method"] != "HEAD"
+    )
 
 
 def tls_extension(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> dict[str, Any]:
