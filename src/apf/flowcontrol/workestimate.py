@@ -39,6 +39,15 @@ MUTATING_VERBS = frozenset({"create", "update", "patch", "delete"})
 ObjectCounter = Callable[[str], int | None]
 
 
+# Estimates with only initial seats are immutable and few: built once, shared.
+_SEATS = tuple(WorkEstimate(initial_seats=n) for n in range(MAXIMUM_SEATS_LIMIT + 1))
+
+
+def seats_estimate(seats: int) -> WorkEstimate:
+    """The estimate of ``seats`` initial seats and no final phase."""
+    return _SEATS[seats] if 0 <= seats <= MAXIMUM_SEATS_LIMIT else WorkEstimate(seats)
+
+
 def resource_key(info: RequestInfo) -> str:
     """The object-count key of the request's resource."""
     return f"{info.resource}.{info.api_group}" if info.api_group else info.resource
@@ -133,9 +142,22 @@ class ListOptions:
     send_initial_events: bool
 
 
+# What a list without query parameters asks for.
+_NO_LIST_OPTIONS = ListOptions(
+    limit=0,
+    resource_version="",
+    resource_version_match="",
+    continue_token="",
+    has_selector=False,
+    send_initial_events=False,
+)
+
+
 def parse_list_options(info: RequestInfo) -> ListOptions | None:
     """The list options the estimate depends on, or None when they do not parse."""
     query = info.query
+    if not query:
+        return _NO_LIST_OPTIONS
     try:
         limit = int(query.get("limit") or 0)
     except ValueError:
@@ -180,42 +202,47 @@ class WorkEstimator:
 
     def estimate(self, info: RequestInfo, *, level_max_seats: int) -> WorkEstimate:
         """Dispatch on the verb to the list, watch or mutating estimator."""
+        verb = info.verb
+        if verb == "get":
+            return _SEATS[MINIMUM_SEATS]  # the commonest request, answered first
         max_seats = effective_max_seats(level_max_seats)
-        if info.verb == "list":
+        if verb == "list":
             return self.estimate_list(info, max_seats=max_seats)
-        if info.verb == "watch":
+        if verb == "watch":
             return self.estimate_watch(info, max_seats=max_seats)
-        if info.verb in MUTATING_VERBS:
+        if verb in MUTATING_VERBS:
             return self.estimate_mutating(info, max_seats=max_seats)
-        return WorkEstimate(initial_seats=MINIMUM_SEATS)
+        return _SEATS[MINIMUM_SEATS]
 
     def estimate_watch(self, info: RequestInfo, *, max_seats: int) -> WorkEstimate:
         """One seat, unless the watch first replays the current state (then as a list)."""
         options = parse_list_options(info)
         if options is None:
-            return WorkEstimate(initial_seats=max_seats)
+            return seats_estimate(max_seats)
         replays = options.send_initial_events or options.resource_version in ("", "0")
         if not replays:
-            return WorkEstimate(initial_seats=MINIMUM_SEATS)
+            return _SEATS[MINIMUM_SEATS]
         return self._list_seats(info, options, from_cache=True, max_seats=max_seats)
 
     def estimate_list(self, info: RequestInfo, *, max_seats: int) -> WorkEstimate:
         """Seats for a list: objects expected to be processed, 100 per seat."""
         options = parse_list_options(info)
         if options is None:
-            return WorkEstimate(initial_seats=max_seats)
+            return seats_estimate(max_seats)
         if info.name:
             # 1.29: a list narrowed to one name touches one object.
-            return WorkEstimate(initial_seats=MINIMUM_SEATS)
-        from_cache = not lists_from_storage(options)
+            return _SEATS[MINIMUM_SEATS]
+        # A list without options is a consistent read from storage (see lists_from_storage).
+        from_cache = options is not _NO_LIST_OPTIONS and not lists_from_storage(options)
         return self._list_seats(info, options, from_cache=from_cache, max_seats=max_seats)
 
     def _list_seats(
         self, info: RequestInfo, options: ListOptions, *, from_cache: bool, max_seats: int
     ) -> WorkEstimate:
-        count = self._object_count(resource_key(info))
+        key = f"{info.resource}.{info.api_group}" if info.api_group else info.resource
+        count = self._object_count(key)
         if count is None:
-            return WorkEstimate(initial_seats=MINIMUM_SEATS)
+            return _SEATS[MINIMUM_SEATS]
         limit = options.limit if 0 < options.limit < count else count
         if from_cache:
             objects = count
@@ -224,12 +251,12 @@ class WorkEstimator:
         else:
             objects = 2 * limit
         seats = math.ceil(objects / OBJECTS_PER_SEAT)
-        return WorkEstimate(initial_seats=max(MINIMUM_SEATS, min(seats, max_seats)))
+        return seats_estimate(max(MINIMUM_SEATS, min(seats, max_seats)))
 
     def estimate_mutating(self, info: RequestInfo, *, max_seats: int) -> WorkEstimate:
         """One seat, plus a final phase when ten or more watches receive the change."""
         if info.resource == "serviceaccounts" and info.subresource == "token":
-            return WorkEstimate(initial_seats=MINIMUM_SEATS)
+            return _SEATS[MINIMUM_SEATS]
         watch_count = self._watches.interested(info)
         return mutating_estimate(watch_count, max_seats=max_seats)
 
@@ -245,7 +272,7 @@ class WorkEstimator:
 def mutating_estimate(watch_count: int, *, max_seats: int) -> WorkEstimate:
     """The mutating estimate for ``watch_count`` interested watches."""
     if watch_count < WATCHES_PER_SEAT:
-        return WorkEstimate(initial_seats=MINIMUM_SEATS)
+        return _SEATS[MINIMUM_SEATS]
     final_seats = math.ceil(watch_count / WATCHES_PER_SEAT)
     final_work_seat_seconds = final_seats * EVENT_ADDITIONAL_DURATION_SECONDS
     final_seats = min(final_seats, max_seats)
