@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import random
 from collections import deque
@@ -41,7 +42,7 @@ from typing import Any
 
 from apf.api import bootstrap
 from apf.api.errors import StatusError
-from apf.api.kinds import FLOW_SCHEMA, PRIORITY_LEVEL, Kind
+from apf.api.kinds import FLOW_SCHEMA, GROUP, PRIORITY_LEVEL, Kind
 from apf.flowcontrol import debug, ensurer
 from apf.flowcontrol.admission import AdmitOptions, Pending, RejectReason
 from apf.flowcontrol.classifier import (
@@ -68,17 +69,20 @@ from apf.flowcontrol.queueset import (
     QueuingConfig,
     RequestState,
     RequestStats,
-    WorkEstimate,
 )
 from apf.flowcontrol.shuffleshard import dealer_error
 from apf.flowcontrol.ticket import (
     AdmissionTicket,
-    RequestDescr,
     RetryAfter,
     is_watch_descr,
     rejected_ticket,
 )
-from apf.flowcontrol.workestimate import WatchKey, WatchTracker, WorkEstimator
+from apf.flowcontrol.workestimate import (
+    MUTATING_VERBS,
+    WatchKey,
+    WatchTracker,
+    WorkEstimator,
+)
 from apf.registry.store import Store
 from apf.storage.interface import StorageError
 
@@ -208,11 +212,15 @@ class LevelState:
     longer configured but still has requests (no new ones are routed to it).
     """
 
-    def __init__(self, spec: LevelSpec, queue_set: QueueSet, *, now: float) -> None:
+    def __init__(
+        self, spec: LevelSpec, queue_set: QueueSet, observer: LevelObserver, *, now: float
+    ) -> None:
         self.spec = spec
         self.queue_set = queue_set
+        self.observer = observer
         self.quiescing = False
         self.limits: LevelLimits | None = None
+        self.max_seats = 0  # the limits' max seats (0 until limits are set)
         self.current_limit = 0
         self.smoother = DemandSmoother()
         self.retry_after = RetryAfter(now)
@@ -255,6 +263,7 @@ class Controller:
         self._clock = clock
         self._server_limit = server_concurrency_limit
         self._request_timeout_seconds = request_timeout_seconds
+        self._default_wait_seconds = wait_limit_seconds(None, request_timeout_seconds)
         self._run_ensurer = run_ensurer
         self.metrics = Metrics()
         self.metrics_registry = self.metrics.registry
@@ -262,6 +271,8 @@ class Controller:
         self._estimator = WorkEstimator(object_count=self._object_count, watches=self.watches)
         # Latest stored objects by kind and name, as the watches reported them.
         self._objects: dict[Kind, dict[str, Object]] = {FLOW_SCHEMA: {}, PRIORITY_LEVEL: {}}
+        # The same dicts by object-count key, for the work estimator (never replaced).
+        self._counted = {f"{k.plural}.{GROUP}": self._objects[k] for k in self._objects}
         # Storage revisions: newest event seen per kind, and newest one digested.
         self._seen_revision: dict[Kind, int] = {FLOW_SCHEMA: 0, PRIORITY_LEVEL: 0}
         self._digested_revision: dict[Kind, int] = {FLOW_SCHEMA: 0, PRIORITY_LEVEL: 0}
@@ -330,7 +341,9 @@ class Controller:
 
     async def _relist(self, kind: Kind) -> None:
         objects, revision = await self._store.list(kind)
-        self._objects[kind] = {o["metadata"]["name"]: o for o in objects}
+        current = self._objects[kind]
+        current.clear()
+        current.update((o["metadata"]["name"], o) for o in objects)
         self._seen_revision[kind] = max(self._seen_revision[kind], revision)
 
     async def _follow(self, kind: Kind) -> None:
@@ -381,10 +394,8 @@ class Controller:
             logger.exception("configuration digestion failed; keeping the previous one")
 
     def _object_count(self, key: str) -> int | None:
-        for kind in (FLOW_SCHEMA, PRIORITY_LEVEL):
-            if key == f"{kind.plural}.flowcontrol.apiserver.k8s.io":
-                return len(self._objects[kind])
-        return None
+        objects = self._counted.get(key)
+        return None if objects is None else len(objects)
 
     # --- digestion ---
 
@@ -467,7 +478,7 @@ class Controller:
             if state is None or state.spec.is_exempt != spec.is_exempt:
                 if state is not None:
                     self._retire(state)
-                state = LevelState(spec, self._new_queue_set(spec), now=now)
+                state = self._new_level(spec, now=now)
                 logger.info("priority level added", extra={"priority_level": name})
             else:
                 if state.quiescing:
@@ -491,7 +502,7 @@ class Controller:
         state.queue_set.quiesce()
         logger.info("priority level quiescing", extra={"priority_level": state.spec.name})
 
-    def _new_queue_set(self, spec: LevelSpec) -> QueueSet:
+    def _new_level(self, spec: LevelSpec, *, now: float) -> LevelState:
         observer = LevelObserver(
             self.metrics,
             spec.name,
@@ -499,7 +510,7 @@ class Controller:
             is_exempt=spec.is_exempt,
             is_watch=is_watch_descr,
         )
-        return QueueSet(
+        queue_set = QueueSet(
             spec.name,
             self._clock,
             queuing=spec.queuing,
@@ -507,6 +518,13 @@ class Controller:
             is_exempt=spec.is_exempt,
             observer=observer,
         )
+        queue_set.on_idle = self._on_level_idle
+        return LevelState(spec, queue_set, observer, now=now)
+
+    def _on_level_idle(self) -> None:
+        """A quiescing level went idle: the next digestion lets it go."""
+        if self._running:
+            self._schedule_digest()
 
     def _apply_static_limits(self) -> int:
         configs = [state.spec.level_config() for state in self._levels.values()]
@@ -514,6 +532,7 @@ class Controller:
         for name, state in self._levels.items():
             fresh = state.limits is None
             state.limits = limits[name]
+            state.max_seats = state.limits.max_seats
             if fresh:
                 # A new level starts from its nominal limit minus half of what it may lend.
                 state.current_limit = state.limits.nominal - state.limits.lendable // 2
@@ -615,8 +634,17 @@ class Controller:
             distinguisher = flow_distinguisher(fs, digest)
             hash_value = flow_hash(fs.name, distinguisher)
         info = digest.request_info
-        width = self._estimate(info, level, fs.name)
-        wait = wait_limit_seconds(options.timeout_seconds, self._request_timeout_seconds)
+        width = self._estimator.estimate(info, level_max_seats=level.max_seats)
+        watch_count = None
+        if info.verb in MUTATING_VERBS:
+            watch_count = self._estimator.watch_count(info)
+        level.observer.on_estimated(fs.name, width.max_seats, watch_count)
+        timeout = options.timeout_seconds
+        wait = (
+            self._default_wait_seconds
+            if timeout is None
+            else wait_limit_seconds(timeout, self._request_timeout_seconds)
+        )
 
         # 3. Start; a queued request is handed back to be waited for.
         request = level.queue_set.start_request(
@@ -625,9 +653,9 @@ class Controller:
             deadline=options.received_at + wait,
             flow_schema=fs.name,
             distinguisher=distinguisher,
-            descr=RequestDescr(digest, info.verb == "watch"),
+            descr=digest,
         )
-        if request.state == RequestState.WAITING:
+        if request.state is RequestState.WAITING:
             return PendingAdmission(request, lambda: self._outcome(fs, level, request))
         return self._outcome(fs, level, request)
 
@@ -635,39 +663,25 @@ class Controller:
         self, fs: FlowSchemaDigest, level: LevelState, request: QueuedRequest
     ) -> AdmissionTicket:
         """The ticket for a request that was dispatched or rejected."""
-        if request.state == RequestState.REJECTED:
+        if request.state is RequestState.REJECTED:
             return self._rejected(fs, level, request)
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
-                "request dispatched",
-                extra={"flow_schema": fs.name, "priority_level": level.spec.name},
-            )
-        descr = request.descr
-        is_watch = isinstance(descr, RequestDescr) and descr.is_watch
-        info = descr.digest.request_info if isinstance(descr, RequestDescr) else None
-        watch = self.watches.register(info) if is_watch and info is not None else None
+        on_finish = None
+        digest = request.descr
+        if isinstance(digest, RequestDigest) and digest.request_info.verb == "watch":
+            watch = self.watches.register(digest.request_info)
+            on_finish = functools.partial(self.watches.unregister, watch)
+        spec = level.spec
         return AdmissionTicket(
-            flow_schema_uid=fs.uid,
-            priority_level_uid=level.spec.uid,
-            flow_schema_name=fs.name,
-            priority_level_name=level.spec.name,
-            rejected=None,
-            retry_after_seconds=level.retry_after.value,
-            queue_set=level.queue_set,
-            request=request,
-            on_finish=lambda: self._finished(level, watch),
+            fs.uid,
+            spec.uid,
+            fs.name,
+            spec.name,
+            None,
+            level.retry_after.value,
+            level.queue_set,
+            request,
+            on_finish,
         )
-
-    def _estimate(self, info: RequestInfo, level: LevelState, flow_schema: str) -> WorkEstimate:
-        max_seats = 0 if level.limits is None else level.limits.max_seats
-        width = self._estimator.estimate(info, level_max_seats=max_seats)
-        self.metrics.record_estimate(
-            level.spec.name,
-            flow_schema,
-            seats=width.max_seats,
-            watch_count=self._estimator.watch_count(info),
-        )
-        return width
 
     def _rejected(
         self, fs: FlowSchemaDigest, level: LevelState, request: QueuedRequest
@@ -691,11 +705,6 @@ class Controller:
             reason=reason,
             retry_after_seconds=retry_after,
         )
-
-    def _finished(self, level: LevelState, watch: WatchKey | None) -> None:
-        self.watches.unregister(watch)
-        if level.quiescing and level.queue_set.is_idle and self._running:
-            self._schedule_digest()
 
     def register_watch(self, info: RequestInfo) -> WatchKey | None:
         """Count a watch that this server runs outside ``admit`` (e.g. APF bypass)."""
@@ -857,10 +866,10 @@ def _request_row(
     priority_level: str, r: RequestStats, *, include_details: bool
 ) -> debug.RequestRow:
     details = None
-    if include_details and isinstance(r.descr, RequestDescr):
-        info = r.descr.digest.request_info
+    if include_details and isinstance(r.descr, RequestDigest):
+        info = r.descr.request_info
         details = debug.RequestDetails(
-            user_name=r.descr.digest.user.name,
+            user_name=r.descr.user.name,
             verb=info.verb,
             path=info.path,
             namespace=info.namespace,

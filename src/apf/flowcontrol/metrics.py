@@ -18,13 +18,14 @@ utilization, read-vs-write) are not exported.
 from __future__ import annotations
 
 import enum
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
-from apf.flowcontrol.metricfamily import Family, FamilyCollector
+from apf.flowcontrol.metricfamily import Buckets, Family, FamilyCollector, Value
 from apf.flowcontrol.queueset import QueuedRequest
 
 PREFIX = "apiserver_flowcontrol_"
@@ -83,7 +84,6 @@ class Metrics:
 
     def __init__(self) -> None:
         # Labelled children resolved once (labels() is the costly part of an update).
-        self._work_seats: dict[tuple[str, str], Any] = {}
         self._requests: dict[tuple[object, ...], Any] = {}
         self._inflight: dict[object, Any] = {}
         self.registry = CollectorRegistry(auto_describe=True)
@@ -252,18 +252,6 @@ class Metrics:
 
     # --- request series fed by the controller ---
 
-    def record_estimate(
-        self, priority_level: str, flow_schema: str, *, seats: int, watch_count: int | None
-    ) -> None:
-        """Observe a request's estimated width (and the watch count behind it)."""
-        key = (priority_level, flow_schema)
-        child = self._work_seats.get(key)
-        if child is None:
-            child = self._work_seats[key] = self.work_seats.labels(priority_level, flow_schema)
-        child.observe(seats)
-        if watch_count is not None:
-            self.watch_count.labels(priority_level, flow_schema).observe(watch_count)
-
     def record_request(
         self,
         *,
@@ -299,11 +287,7 @@ def sample_value(registry: CollectorRegistry, name: str, labels: dict[str, str])
 
 
 class _FlowSeries:
-    """The labelled children of one (level, flow schema): looked up once, then reused.
-
-    ``labels()`` costs microseconds (validation, a lock, a dict); a request
-    touches a dozen series, so the observer resolves each pair only once.
-    """
+    """The samples of one (level, flow schema), resolved once and then updated in place."""
 
     __slots__ = (
         "concurrency_in_use",
@@ -319,38 +303,45 @@ class _FlowSeries:
         "rejected",
         "wait_dispatched",
         "wait_rejected",
+        "watch_count",
+        "work_seats",
     )
 
     def __init__(self, metrics: Metrics, level: str, fs: str) -> None:
-        self.inqueue_requests = metrics.inqueue_requests.labels(level, fs)
-        self.inqueue_seats = metrics.inqueue_seats.labels(level, fs)
-        self.queue_length = metrics.queue_length.labels(level, fs)
-        self.dispatched = metrics.dispatched.labels(level, fs)
-        self.wait_dispatched = metrics.wait_duration.labels(level, fs, "true")
+        self.inqueue_requests: Value = metrics.inqueue_requests.labels(level, fs)
+        self.inqueue_seats: Value = metrics.inqueue_seats.labels(level, fs)
+        self.queue_length: Buckets = metrics.queue_length.labels(level, fs)
+        self.dispatched: Value = metrics.dispatched.labels(level, fs)
+        self.wait_dispatched: Buckets = metrics.wait_duration.labels(level, fs, "true")
         # As Kubernetes does, a time-out is filed under execute="true".
-        self.wait_rejected = {
+        self.wait_rejected: dict[str, Buckets] = {
             reason: metrics.wait_duration.labels(
                 level, fs, "true" if reason == "time-out" else "false"
             )
             for reason in ("queue-full", "concurrency-limit", "time-out")
         }
-        self.rejected = {
+        self.rejected: dict[str, Value] = {
             reason: metrics.rejected.labels(level, fs, reason)
             for reason in ("queue-full", "concurrency-limit", "time-out")
         }
-        self.executing_requests = metrics.executing_requests.labels(level, fs)
-        self.execution_regular = metrics.execution_seconds.labels(level, fs, "regular")
-        self.execution_watch = metrics.execution_seconds.labels(level, fs, "watch")
-        self.no_accommodation = metrics.no_accommodation.labels(level, fs)
-        self.executing_seats = metrics.executing_seats.labels(level, fs)
-        self.concurrency_in_use = metrics.concurrency_in_use.labels(level, fs)
+        self.executing_requests: Value = metrics.executing_requests.labels(level, fs)
+        self.execution_regular: Buckets = metrics.execution_seconds.labels(level, fs, "regular")
+        self.execution_watch: Buckets = metrics.execution_seconds.labels(level, fs, "watch")
+        self.no_accommodation: Value = metrics.no_accommodation.labels(level, fs)
+        self.executing_seats: Value = metrics.executing_seats.labels(level, fs)
+        self.concurrency_in_use: Value = metrics.concurrency_in_use.labels(level, fs)
+        self.work_seats: Buckets = metrics.work_seats.labels(level, fs)
+        # Created on the first mutation: only mutations report their watch count.
+        self.watch_count: Buckets | None = None
 
 
 class LevelObserver:
     """Feeds the per-request series of one priority level from queue-set events.
 
     ``call_later`` lets seats that linger for a request's additional latency
-    leave the executing-seats gauge when they are released.
+    leave the executing-seats gauge when they are released. The hooks run on
+    every request, so they update the plain numbers of the families directly
+    instead of going through ``inc``/``observe`` calls.
     """
 
     def __init__(
@@ -367,11 +358,10 @@ class LevelObserver:
         self._call_later = call_later
         self._is_exempt = is_exempt
         self._is_watch = is_watch
-        # id() of requests counted as waiting: a rejection at arrival never waited.
-        self._waiting: set[int] = set()
         self._series: dict[str, _FlowSeries] = {}
 
-    def _flow(self, flow_schema: str) -> _FlowSeries:
+    def flow(self, flow_schema: str) -> _FlowSeries:
+        """The series of one flow schema at this level, created on first use."""
         series = self._series.get(flow_schema)
         if series is None:
             series = self._series[flow_schema] = _FlowSeries(
@@ -379,53 +369,76 @@ class LevelObserver:
             )
         return series
 
-    def on_enqueued(self, req: QueuedRequest, queue_length: int) -> None:
-        series = self._flow(req.flow_schema)
-        self._waiting.add(id(req))
-        series.inqueue_requests.inc()
-        series.inqueue_seats.inc(req.width.max_seats)
-        series.queue_length.observe(queue_length)
+    def on_estimated(self, flow_schema: str, seats: int, watch_count: int | None) -> None:
+        """A classified request's width (and the watch count behind it)."""
+        series = self._series.get(flow_schema) or self.flow(flow_schema)
+        # Histograms updated inline on the hot path, as ``_observe`` does.
+        histogram = series.work_seats
+        histogram.counts[bisect_left(histogram.bounds, seats)] += 1
+        histogram.total += seats
+        if watch_count is not None:
+            if series.watch_count is None:
+                series.watch_count = self._metrics.watch_count.labels(self._level, flow_schema)
+            _observe(series.watch_count, watch_count)
 
-    def _leave_queue(self, req: QueuedRequest, series: _FlowSeries) -> bool:
-        if id(req) not in self._waiting:
-            return False
-        self._waiting.discard(id(req))
-        series.inqueue_requests.dec()
-        series.inqueue_seats.dec(req.width.max_seats)
-        return True
+    def on_enqueued(self, req: QueuedRequest, queue_length: int) -> None:
+        series = self._series.get(req.flow_schema) or self.flow(req.flow_schema)
+        if req.queued:
+            series.inqueue_requests.value += 1
+            series.inqueue_seats.value += req.width.max_seats
+        histogram = series.queue_length
+        histogram.counts[bisect_left(histogram.bounds, queue_length)] += 1
+        histogram.total += queue_length
 
     def on_dispatched(self, req: QueuedRequest, wait_seconds: float) -> None:
-        series = self._flow(req.flow_schema)
-        self._leave_queue(req, series)
-        series.dispatched.inc()
+        series = self._series.get(req.flow_schema) or self.flow(req.flow_schema)
+        seats = req.width.max_seats
+        if req.queued:
+            series.inqueue_requests.value -= 1
+            series.inqueue_seats.value -= seats
+        series.dispatched.value += 1
         if not self._is_exempt:
-            series.wait_dispatched.observe(wait_seconds)
-        series.executing_requests.inc()
-        self._seats_changed(series, req.width.max_seats)
+            histogram = series.wait_dispatched
+            histogram.counts[bisect_left(histogram.bounds, wait_seconds)] += 1
+            histogram.total += wait_seconds
+        series.executing_requests.value += 1
+        series.executing_seats.value += seats
+        series.concurrency_in_use.value += seats
 
     def on_rejected(self, req: QueuedRequest, reason: str, wait_seconds: float) -> None:
-        series = self._flow(req.flow_schema)
-        self._leave_queue(req, series)
-        series.rejected[reason].inc()
-        series.wait_rejected[reason].observe(wait_seconds)
+        series = self._series.get(req.flow_schema) or self.flow(req.flow_schema)
+        if req.queued:
+            series.inqueue_requests.value -= 1
+            series.inqueue_seats.value -= req.width.max_seats
+        series.rejected[reason].value += 1
+        _observe(series.wait_rejected[reason], wait_seconds)
 
     def on_finished(self, req: QueuedRequest, execution_seconds: float) -> None:
-        series = self._flow(req.flow_schema)
-        series.executing_requests.dec()
-        if self._is_watch(req.descr):
-            series.execution_watch.observe(execution_seconds)
+        series = self._series.get(req.flow_schema) or self.flow(req.flow_schema)
+        series.executing_requests.value -= 1
+        histogram = (
+            series.execution_watch if self._is_watch(req.descr) else series.execution_regular
+        )
+        histogram.counts[bisect_left(histogram.bounds, execution_seconds)] += 1
+        histogram.total += execution_seconds
+        width = req.width
+        if width.additional_latency_seconds > 0 and width.final_seats > 0:
+            seats = width.max_seats
+            self._call_later(
+                width.additional_latency_seconds, lambda: _seats_released(series, seats)
+            )
         else:
-            series.execution_regular.observe(execution_seconds)
-        seats = req.width.max_seats
-        latency = req.width.additional_latency_seconds
-        if latency > 0 and req.width.final_seats > 0:
-            self._call_later(latency, lambda: self._seats_changed(series, -seats))
-        else:
-            self._seats_changed(series, -seats)
+            _seats_released(series, width.max_seats)
 
     def on_no_accommodation(self, req: QueuedRequest) -> None:
-        self._flow(req.flow_schema).no_accommodation.inc()
+        self.flow(req.flow_schema).no_accommodation.value += 1
 
-    def _seats_changed(self, series: _FlowSeries, delta: int) -> None:
-        series.executing_seats.inc(delta)
-        series.concurrency_in_use.inc(delta)
+
+def _observe(histogram: Buckets, value: float) -> None:
+    histogram.counts[bisect_left(histogram.bounds, value)] += 1
+    histogram.total += value
+
+
+def _seats_released(series: _FlowSeries, seats: int) -> None:
+    series.executing_seats.value -= seats
+    series.concurrency_in_use.value -= seats

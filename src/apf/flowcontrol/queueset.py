@@ -45,7 +45,7 @@ import itertools
 import logging
 import math
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -173,6 +173,7 @@ class QueuedRequest:
         "distinguisher",
         "flow_schema",
         "queue",
+        "queued",
         "reject_reason",
         "start",
         "started",
@@ -183,24 +184,26 @@ class QueuedRequest:
     def __init__(
         self,
         queue_set: QueueSet,
-        *,
         width: WorkEstimate,
         deadline: float,
         flow_schema: str,
         distinguisher: str,
         descr: object,
+        arrival: float,
     ) -> None:
         self._queue_set = queue_set
         self._waiter: asyncio.Future[None] | None = None
         self.state = RequestState.WAITING
         self.reject_reason: str | None = None
         self.queue: _Queue | None = None
+        # True once it waited in a queue (a request started at once never did).
+        self.queued = False
         self.width = width
         self.deadline = deadline
         self.flow_schema = flow_schema
         self.distinguisher = distinguisher
         self.descr = descr
-        self.arrival = queue_set.clock.now()
+        self.arrival = arrival
         self.arrival_r = 0.0
         self.start = 0.0
         self.started = False
@@ -320,7 +323,8 @@ class _DemandIntegrator:
             self.area_squares += self.value * self.value * elapsed
             self.last = now
         self.value = value
-        self.high = max(self.high, value)
+        if value > self.high:
+            self.high = value
 
     def take(self, now: float) -> SeatDemand:
         self.set(now, self.value)
@@ -355,6 +359,7 @@ class QueueSet:
         self.observer: QueueSetObserver = observer or _NoObserver()
         self.limit = concurrency_limit  # seats, >= 0; may change at any time
         self.queuing: QueuingConfig | None = None
+        self.desired_queues = 0  # queues new requests are dealt to; more may drain
         self.dealer: Dealer | None = None
         # Hands already dealt by ``dealer``, by flow hash; bounded, emptied on a new deck.
         self.hands: dict[int, list[int]] = {}
@@ -387,6 +392,8 @@ class QueueSet:
         self.dispatched_total = 0
         self.rejected_total = 0
         self.cancelled_total = 0
+        # Called when a quiescing set becomes idle after a release (the owner retires it).
+        self.on_idle: Callable[[], None] | None = None
         self.reconfigure(queuing=queuing, concurrency_limit=concurrency_limit)
 
     # --- configuration ---
@@ -395,6 +402,7 @@ class QueueSet:
         """Apply a new queuing config; queued requests stay where they are."""
         self._sync_time()
         self.queuing = None if self.is_exempt else queuing
+        self.desired_queues = self.queuing.queues if self.queuing is not None else 0
         if self.queuing is not None and self.queuing.queues > 0:
             self.dealer = Dealer(self.queuing.queues, self.queuing.hand_size)
             self.hands = {}
@@ -432,15 +440,8 @@ class QueueSet:
         descr: object = None,
     ) -> QueuedRequest:
         """Admit at once (EXECUTING), queue (WAITING) or refuse (REJECTED)."""
-        self._sync_time()
-        req = QueuedRequest(
-            self,
-            width=width,
-            deadline=deadline,
-            flow_schema=flow_schema,
-            distinguisher=distinguisher,
-            descr=descr,
-        )
+        now = self._sync_time()
+        req = QueuedRequest(self, width, deadline, flow_schema, distinguisher, descr, now)
         if self.is_exempt:
             self._execute(req)
             return req
@@ -459,24 +460,24 @@ class QueueSet:
         ):
             self._reject(req, QUEUE_FULL)
             return req
-        if self.waiting == 0 and self._can_start_now(req):
+        if self.waiting == 0 and deadline > now and self._can_start_now(width.max_seats):
             self._start_at_once(req, queue)
             return req
         self._enqueue(req, queue)
         self._dispatch()
         return req
 
-    def _can_start_now(self, req: QueuedRequest) -> bool:
-        """Whether the dispatch loop would take ``req`` at once were it the only waiter."""
-        return (
-            req.deadline > self.last_sync
-            and (self.seats_in_use < self.limit or self.executing == 0)
-            and self._fits(req.width.max_seats)
-        )
+    def _can_start_now(self, seats: int) -> bool:
+        """Whether the dispatch loop would take a request of ``seats`` as the only waiter."""
+        if seats > self.limit:
+            return self.executing == 0
+        if self.seats_in_use + seats > self.limit:
+            return False
+        return seats > 0 or self.seats_in_use < self.limit or self.executing == 0
 
     def _start_at_once(self, req: QueuedRequest, queue: _Queue) -> None:
         """Enqueue and dispatch in one step: the same bookkeeping without the round trip."""
-        if not queue.is_active:
+        if not queue.waiting and not queue.executing:
             queue.next_dispatch_r = self.current_r
         req.queue = queue
         req.arrival_r = self.current_r
@@ -495,37 +496,47 @@ class QueueSet:
         req.state = RequestState.FINISHED
         self.executing -= 1
         queue = req.queue
+        width = req.width
         if queue is None:
             self.queueless.discard(req)
         else:
             queue.executing.discard(req)
-            if not queue.is_active:
+            if not queue.executing and not queue.waiting:
                 self.active_queues -= 1
             # Charge the queue for what the request really took instead of G.
-            queue.next_dispatch_r -= req.width.initial_seats * (
+            queue.next_dispatch_r -= width.initial_seats * (
                 ESTIMATED_SERVICE_SECONDS - (now - req.start)
             )
-            self._bound_next_dispatch(queue)
+            if queue.waiting:
+                self._bound_next_dispatch(queue)
         self.observer.on_finished(req, now - req.start)
-        latency = req.width.additional_latency_seconds
-        if latency > 0 and req.width.final_seats > 0:
-            self.clock.call_later(latency, lambda: self._release(req))
+        if width.additional_latency_seconds > 0 and width.final_seats > 0:
+            self.clock.call_later(width.additional_latency_seconds, lambda: self._linger_end(req))
             # Lingering seats still count, but the order may have changed and a
             # too-wide head may now run alone.
             self._dispatch()
         else:
             self._release(req)
 
-    def _release(self, req: QueuedRequest) -> None:
+    def _linger_end(self, req: QueuedRequest) -> None:
         self._sync_time()
+        self._release(req)
+
+    def _release(self, req: QueuedRequest) -> None:
+        """Give back the request's seats (time already synced) and dispatch into them."""
         seats = req.width.max_seats
-        self._set_seats_in_use(self.seats_in_use - seats)
+        self.seats_in_use -= seats
+        self.demand.set(self.last_sync, self.seats_in_use + self.seats_waiting)
         queue = req.queue
         if queue is not None:
             queue.seats_in_use -= seats
             self.seats_requested -= seats
-            self._drop_if_surplus(queue)
-        self._dispatch()
+            if queue.index >= self.desired_queues:
+                self._drop_if_surplus(queue)
+        if self.waiting:
+            self._dispatch()
+        if self.is_quiescing and self.on_idle is not None and self.is_idle:
+            self.on_idle()
 
     def _abandon(self, req: QueuedRequest) -> None:
         """The waiting task was cancelled (client gone)."""
@@ -543,10 +554,11 @@ class QueueSet:
     def _sync_time(self) -> float:
         now = self.clock.now()
         elapsed = now - self.last_sync
-        if elapsed > 0 and self.active_queues > 0:
-            rate = min(self.seats_requested, self.limit) / self.active_queues
-            self.current_r += elapsed * rate
-        self.last_sync = max(self.last_sync, now)
+        if elapsed > 0:
+            if self.active_queues > 0:
+                rate = min(self.seats_requested, self.limit) / self.active_queues
+                self.current_r += elapsed * rate
+            self.last_sync = now
         return now
 
     def _bound_next_dispatch(self, queue: _Queue) -> None:
@@ -583,6 +595,8 @@ class QueueSet:
             hand = self.hands[hash_value] = self.dealer.deal(hash_value)
         offset = self.enqueues % len(hand)
         self.enqueues += 1
+        if self.waiting == 0:
+            return hand[offset]  # every queue is empty: the first one looked at wins
         best, best_work = -1, math.inf
         for i in range(len(hand)):
             index = hand[(offset + i) % len(hand)]
@@ -596,6 +610,7 @@ class QueueSet:
             queue.next_dispatch_r = self.current_r
             self.active_queues += 1
         req.queue = queue
+        req.queued = True
         req.arrival_r = self.current_r
         width = req.width
         queue.waiting.append(req)
@@ -620,12 +635,13 @@ class QueueSet:
             queue.waiting.popleft()
         else:
             queue.waiting.remove(req)
-        if not queue.waiting:
-            self.waiting_queues.discard(queue)
         width = req.width
         queue.initial_seats_sum -= width.initial_seats
         queue.max_seats_sum -= width.max_seats
         queue.total_work_sum -= width.total_work
+        if not queue.waiting:
+            self.waiting_queues.discard(queue)
+            queue.total_work_sum = 0.0  # no float residue: an empty queue has no work
         self.seats_requested -= width.max_seats
         self.waiting -= 1
         self._set_seats_waiting(self.seats_waiting - width.max_seats)
@@ -643,8 +659,7 @@ class QueueSet:
         Only indexes at or past the desired count shift, so the queues that
         new requests are dealt to keep their identity.
         """
-        desired = self.queuing.queues if self.queuing is not None else 0
-        if queue.index < desired or queue.is_active or queue.seats_in_use:
+        if queue.index < self.desired_queues or queue.is_active or queue.seats_in_use:
             return
         if queue.index >= len(self.queues) or self.queues[queue.index] is not queue:
             return
@@ -726,19 +741,21 @@ class QueueSet:
         req.started = True
         seats = req.width.max_seats
         self.executing += 1
-        self._set_seats_in_use(self.seats_in_use + seats)
+        self.seats_in_use += seats
+        self.demand.set(now, self.seats_in_use + self.seats_waiting)
         queue = req.queue
         if queue is None:
             self.queueless.add(req)
         else:
-            if not queue.is_active:
+            if not queue.waiting and not queue.executing:
                 self.active_queues += 1
             queue.executing.add(req)
             queue.seats_in_use += seats
             self.seats_requested += seats
         self.dispatched_total += 1
         self.observer.on_dispatched(req, now - req.arrival)
-        req._wake()
+        if req._waiter is not None:
+            req._wake()
 
     def _reject(self, req: QueuedRequest, reason: str) -> None:
         queue = req.queue
@@ -794,10 +811,6 @@ class QueueSet:
         self._dispatch()
 
     # --- internals: demand ---
-
-    def _set_seats_in_use(self, value: int) -> None:
-        self.seats_in_use = value
-        self.demand.set(self.last_sync, self.seats_in_use + self.seats_waiting)
 
     def _set_seats_waiting(self, value: int) -> None:
         self.seats_waiting = value

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from apf.flowcontrol.admission import RejectReason
@@ -20,17 +19,9 @@ from apf.flowcontrol.digest import RequestDigest
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class RequestDescr:
-    """What the queue set keeps about a request for the dumps and metrics."""
-
-    digest: RequestDigest
-    is_watch: bool
-
-
 def is_watch_descr(descr: object) -> bool:
-    """Whether a queue-set request's ``descr`` belongs to a watch."""
-    return isinstance(descr, RequestDescr) and descr.is_watch
+    """Whether a queue-set request's ``descr`` (its ``RequestDigest``) belongs to a watch."""
+    return isinstance(descr, RequestDigest) and descr.request_info.verb == "watch"
 
 
 class RequestFinisher(Protocol):
@@ -40,11 +31,29 @@ class RequestFinisher(Protocol):
 
 
 class AdmissionTicket:
-    """One request's admission; implements ``apf.flowcontrol.admission.Ticket``."""
+    """One request's admission; implements ``apf.flowcontrol.admission.Ticket``.
+
+    Built on every request, so the arguments are positional: the UIDs and
+    names of the schema and the level, the rejection reason (None when
+    admitted), the Retry-After, then what finishing needs.
+    """
+
+    __slots__ = (
+        "_finished",
+        "_on_finish",
+        "_queue_set",
+        "_request",
+        "_seats_released",
+        "flow_schema_name",
+        "flow_schema_uid",
+        "priority_level_name",
+        "priority_level_uid",
+        "rejected",
+        "retry_after_seconds",
+    )
 
     def __init__(
         self,
-        *,
         flow_schema_uid: str,
         priority_level_uid: str,
         flow_schema_name: str,
@@ -77,7 +86,10 @@ class AdmissionTicket:
         if self._finished:
             return
         self._finished = True
-        self._release_seats()
+        if not self._seats_released:
+            self._seats_released = True
+            if self._queue_set is not None:
+                self._queue_set.finish_request(self._request)
         if self._on_finish is not None:
             callback, self._on_finish = self._on_finish, None
             callback()
@@ -101,12 +113,12 @@ def rejected_ticket(
 ) -> AdmissionTicket:
     """A ticket for a request answered 429."""
     return AdmissionTicket(
-        flow_schema_uid=flow_schema_uid,
-        priority_level_uid=priority_level_uid,
-        flow_schema_name=flow_schema_name,
-        priority_level_name=priority_level_name,
-        rejected=reason,
-        retry_after_seconds=retry_after_seconds,
+        flow_schema_uid,
+        priority_level_uid,
+        flow_schema_name,
+        priority_level_name,
+        reason,
+        retry_after_seconds,
     )
 
 
