@@ -293,10 +293,10 @@ async def _send_response(
     response: AnyResponse, request: Request, send: Send, receive: Receive
 ) -> None:
     headers = [_content_type_header(response.content_type)]
-    extra = [*request.response_headers, *response.headers]
-    if not any(name.lower() == "cache-control" for name, _ in extra):
+    extra = [(_header_name(k), v.encode()) for k, v in request.response_headers + response.headers]
+    if not any(name == b"cache-control" for name, _ in extra):
         headers.append(DEFAULT_CACHE_CONTROL)
-    headers += [(k.encode(), v.encode()) for k, v in extra]
+    headers += extra
     if isinstance(response, Response):
         headers.append((b"content-length", b"%d" % len(response.body)))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
@@ -310,6 +310,12 @@ async def _send_response(
 def _content_type_header(content_type: str) -> tuple[bytes, bytes]:
     # A handful of media types answer every request; encode each once.
     return (b"content-type", content_type.encode())
+
+
+@functools.lru_cache(maxsize=256)
+def _header_name(name: str) -> bytes:
+    # Few distinct names are sent; uvicorn lower-cases them on the wire anyway.
+    return name.lower().encode()
 
 
 async def _stream(response: StreamingResponse, send: Send, receive: Receive) -> None:
