@@ -361,7 +361,8 @@ class QueueSet:
         self.queuing: QueuingConfig | None = None
         self.desired_queues = 0  # queues new requests are dealt to; more may drain
         self.dealer: Dealer | None = None
-        # Hands already dealt by ``dealer``, by flow hash; bounded, emptied on a new deck.
+        # Hands already dealt by ``dealer`` (each repeated twice), by flow hash; bounded,
+        # emptied on a new deck.
         self.hands: dict[int, list[int]] = {}
         self.queues: list[_Queue] = []
         # Queues with at least one waiting request: the only dispatch candidates.
@@ -573,8 +574,9 @@ class QueueSet:
         if not queue.waiting:
             return
         key = queue.next_dispatch_r + queue.waiting[0].width.total_work
-        heapq.heappush(self.candidates, (key, next(self.sequence), queue.version, queue))
-        if len(self.candidates) > 4 * len(self.waiting_queues) + 64:
+        candidates = self.candidates
+        heapq.heappush(candidates, (key, next(self.sequence), queue.version, queue))
+        if len(candidates) > 64 and len(candidates) > 4 * len(self.waiting_queues) + 64:
             self._rebuild_candidates()
 
     def _rebuild_candidates(self) -> None:
@@ -588,25 +590,27 @@ class QueueSet:
 
     def _shuffle_shard(self, hash_value: int) -> int:
         assert self.dealer is not None
-        hand = self.hands.get(hash_value)
-        if hand is None:
+        # The cache holds each hand twice over, so any rotation of it is one slice.
+        doubled = self.hands.get(hash_value)
+        if doubled is None:
             if len(self.hands) >= MAX_CACHED_HANDS:
                 self.hands.clear()
-            hand = self.hands[hash_value] = self.dealer.deal(hash_value)
-        offset = self.enqueues % len(hand)
+            doubled = self.hands[hash_value] = self.dealer.deal(hash_value) * 2
+        size = len(doubled) >> 1
+        offset = self.enqueues % size
         self.enqueues += 1
         if self.waiting == 0:
-            return hand[offset]  # every queue is empty: the first one looked at wins
+            return doubled[offset]  # every queue is empty: the first one looked at wins
+        queues = self.queues
         best, best_work = -1, math.inf
-        for i in range(len(hand)):
-            index = hand[(offset + i) % len(hand)]
-            work = self.queues[index].total_work_sum
+        for index in doubled[offset : offset + size]:
+            work = queues[index].total_work_sum
             if work < best_work:
                 best, best_work = index, work
         return best
 
     def _enqueue(self, req: QueuedRequest, queue: _Queue) -> None:
-        if not queue.is_active:
+        if not queue.waiting and not queue.executing:
             queue.next_dispatch_r = self.current_r
             self.active_queues += 1
         req.queue = queue
@@ -622,13 +626,18 @@ class QueueSet:
         queue.total_work_sum += width.total_work
         self.seats_requested += width.max_seats
         self.waiting += 1
-        self._set_seats_waiting(self.seats_waiting + width.max_seats)
+        self.seats_waiting += width.max_seats
+        self.demand.set(self.last_sync, self.seats_in_use + self.seats_waiting)
         heapq.heappush(self.deadlines, (req.deadline, next(self.sequence), req))
         self._arm_deadline_timer()
         self.observer.on_enqueued(req, len(queue.waiting))
 
-    def _dequeue_waiting(self, req: QueuedRequest) -> None:
-        """Take a waiting request out of its queue (head or not)."""
+    def _dequeue_waiting(self, req: QueuedRequest, *, rekey: bool = True) -> None:
+        """Take a waiting request out of its queue (head or not).
+
+        ``rekey=False`` leaves the queue's dispatch key to the caller, which is
+        about to change it again.
+        """
         queue = req.queue
         assert queue is not None
         if queue.waiting and queue.waiting[0] is req:
@@ -644,10 +653,12 @@ class QueueSet:
             queue.total_work_sum = 0.0  # no float residue: an empty queue has no work
         self.seats_requested -= width.max_seats
         self.waiting -= 1
-        self._set_seats_waiting(self.seats_waiting - width.max_seats)
-        if not queue.is_active:
+        self.seats_waiting -= width.max_seats
+        self.demand.set(self.last_sync, self.seats_in_use + self.seats_waiting)
+        if not queue.waiting and not queue.executing:
             self.active_queues -= 1
-        self._bound_next_dispatch(queue)
+        if rekey:
+            self._bound_next_dispatch(queue)
 
     def _drop_surplus_queues(self) -> None:
         for queue in reversed(self.queues):
@@ -696,12 +707,14 @@ class QueueSet:
                 self.observer.on_no_accommodation(head)
                 return
             self.robin_index = queue.index
-            self._dequeue_waiting(head)
+            self._dequeue_waiting(head, rekey=False)
+            if queue.waiting and queue.next_dispatch_r < queue.waiting[0].arrival_r:
+                queue.next_dispatch_r = queue.waiting[0].arrival_r  # anti-windup
             if head.width.final_seats > self.limit > 0:
                 self._clamp_final_seats(head)
             queue.next_dispatch_r += head.width.total_work
             self._execute(head)
-            self._bound_next_dispatch(queue)
+            self._rekey(queue)
 
     def _next_queue(self) -> _Queue | None:
         """The queue whose head finishes first in virtual time; ties go round-robin.
@@ -716,6 +729,10 @@ class QueueSet:
         if not heap:
             return None
         key = heap[0][0]
+        # Another entry with the same key would be a child of the root (heap order).
+        size = len(heap)
+        if (size < 2 or heap[1][0] != key) and (size < 3 or heap[2][0] != key):
+            return heap[0][3]
         ties = []
         while heap and heap[0][0] == key:
             entry = heapq.heappop(heap)
@@ -723,6 +740,8 @@ class QueueSet:
                 ties.append(entry)
         for entry in ties:
             heapq.heappush(heap, entry)
+        if len(ties) == 1:
+            return ties[0][3]
         count, start = len(self.queues), self.robin_index + 1
         return min(ties, key=lambda entry: (entry[3].index - start) % count)[3]
 
@@ -811,10 +830,6 @@ class QueueSet:
         self._dispatch()
 
     # --- internals: demand ---
-
-    def _set_seats_waiting(self, value: int) -> None:
-        self.seats_waiting = value
-        self.demand.set(self.last_sync, self.seats_in_use + self.seats_waiting)
 
     def take_seat_demand(self) -> SeatDemand:
         """Read and restart the period's seat demand (seats in use plus waiting)."""
