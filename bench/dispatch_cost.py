@@ -1,10 +1,11 @@
 """Parts 2 and 5: what APF costs per request in-process, and how that scales.
 
-Dispatch cost (part 2) goes through the real ``Controller.admit`` and ``ticket.finish`` with a
-synthetic configuration of 10, 100 or 1,000 FlowSchemas over 8 or 64 priority levels. It
-times classification, width estimation, enqueueing, dispatch and finishing:
+Dispatch cost (part 2) goes through the real ``Controller.admit_nowait`` (the server's call)
+and ``ticket.finish`` with a synthetic configuration of 10, 100 or 1,000 FlowSchemas over 8
+or 64 priority levels. It times classification, width estimation, enqueueing, dispatch and
+finishing:
 
-- uncontended: the level has free seats, so ``admit`` returns at once;
+- uncontended: the level has free seats, so ``admit_nowait`` returns the ticket at once;
 - queued: every level is kept full; each timed step enqueues one request, finishes the
   oldest executing one, and resumes whichever waiting request that dispatched. The time the
   request spends waiting is not in the figure.

@@ -2,9 +2,10 @@
 
 ``make_controller`` stores a synthetic configuration (priority levels and FlowSchemas, one
 user per schema) in memory storage and starts the real ``Controller`` on a ``FakeClock``.
-``drive`` steps an ``admit`` coroutine by hand: a request that the engine dispatches at once
-returns its ticket from the first step; a queued one stops at its wait, which lets the
-benchmarks time enqueueing, dispatch and finishing while leaving the waiting out.
+``drive`` admits a request the way the server does, with ``admit_nowait``: a request the
+engine dispatches at once gets its ticket there; a queued one gets a pending admission whose
+``wait`` coroutine is stepped by hand up to its wait, which lets the benchmarks time
+enqueueing, dispatch and finishing while leaving the waiting out.
 """
 
 from __future__ import annotations
@@ -158,14 +159,16 @@ async def make_controller(
 
 @dataclass
 class Step:
-    """An ``admit`` coroutine stepped by hand: the ticket, or what it waits on."""
+    """One admission: the ticket, or the pending admission's wait stepped by hand."""
 
-    coroutine: AdmitCoroutine
+    coroutine: AdmitCoroutine | None = None
     ticket: AdmissionTicket | None = None
     awaited: Any = None
 
     def advance(self) -> bool:
         """Run until the coroutine returns (True) or waits again (False)."""
+        if self.coroutine is None:
+            return True
         try:
             self.awaited = self.coroutine.send(None)
         except StopIteration as stop:
@@ -182,7 +185,7 @@ class Step:
     def cancel(self) -> None:
         """Cancel a coroutine still waiting, as a client going away would (the engine
         removes the request from its queue)."""
-        if self.ticket is not None:
+        if self.ticket is not None or self.coroutine is None:
             return
         with contextlib.suppress(asyncio.CancelledError, StopIteration):
             self.coroutine.throw(asyncio.CancelledError())
@@ -190,8 +193,11 @@ class Step:
 
 
 def drive(engine: Engine, digest: RequestDigest) -> Step:
-    """Start ``admit`` for ``digest`` and run it to its ticket or its first wait."""
-    step = Step(engine.controller.admit(digest, engine.options))
+    """Admit ``digest``: its ticket at once, or its wait run up to where it suspends."""
+    result = engine.controller.admit_nowait(digest, engine.options)
+    if isinstance(result, AdmissionTicket):
+        return Step(ticket=result)
+    step = Step(coroutine=result.wait())
     step.advance()
     return step
 
