@@ -115,6 +115,8 @@ class Selection:
     fields: FieldSelector = FieldSelector()
 
     def matches(self, obj: Mapping[str, Any]) -> bool:
+        if self.labels.is_empty() and self.fields.is_empty():
+            return True  # most lists select nothing; skip gathering labels and fields
         return self.labels.matches(object_labels(obj)) and self.fields.matches(obj)
 
 

@@ -505,8 +505,16 @@ class ResourceHandler:
         return _encode(self._render(obj, view), status, view.output)
 
     def _list_response(self, objects: list[Object], metadata: Object, view: View) -> Response:
+        """``objects`` are this response's own (the store decodes them per call).
+
+        Rendering only reads them, so in the preferred version they are used as they
+        are: a copy of each was most of the cost of a LIST.
+        """
         target, output = view.target, view.output
-        versioned = [self._from_hub(o, target) for o in objects]
+        if target.version == PREFERRED_VERSION:
+            versioned = objects
+        else:
+            versioned = [convert(o, target.version) for o in objects]
         body: Object
         if output.representation is Representation.TABLE:
             body = _table(view, versioned, metadata)
