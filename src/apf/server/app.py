@@ -13,7 +13,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +56,7 @@ class Filters:
     # (method, decoded path, raw query string) -> RequestInfo.
     parse_request_info: Callable[[str, str, str], RequestInfo]
     is_long_running: Callable[[RequestInfo], bool]
-    authenticate: Callable[[Mapping[str, str], list[str]], UserInfo | None]
+    authenticate: Callable[[Mapping[str, str], Sequence[str]], UserInfo | None]
     impersonate: Callable[[UserInfo, list[tuple[str, str]]], UserInfo]
     # None when allowed, else the 403 Status to send.
     authorize: Callable[[UserInfo, RequestInfo], StatusError | None]
@@ -283,9 +283,9 @@ def _raw_headers(raw: Iterable[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
     return [(n.decode("latin-1").lower(), v.decode("latin-1")) for n, v in raw]
 
 
-def _peer_chain(scope: Scope) -> list[str]:
+def _peer_chain(scope: Scope) -> Sequence[str]:
     tls = scope.get("extensions", {}).get("tls") or {}
-    chain: list[str] = tls.get("client_cert_chain") or []
+    chain: Sequence[str] = tls.get("client_cert_chain") or ()
     return chain
 
 

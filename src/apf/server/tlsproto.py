@@ -7,7 +7,7 @@ every request's scope as the ASGI TLS extension::
 
     scope["extensions"]["tls"] = {
         "server_cert": None,
-        "client_cert_chain": ["-----BEGIN CERTIFICATE-----..."],  # leaf first
+        "client_cert_chain": ("-----BEGIN CERTIFICATE-----...",),  # leaf first
         "client_cert_name": "CN=kubernetes-admin,O=system:masters",
         "client_cert_error": None,
         "tls_version": 0x0304,
@@ -57,10 +57,9 @@ class TlsHttpToolsProtocol(HttpToolsProtocol):
         if self.tls_extension is not None:
             scope = cast(dict[str, Any], self.scope)
             extensions: dict[str, Any] = scope.setdefault("extensions", {})
-            # Each request gets its own copy, so an app mutating it cannot leak state.
-            tls = dict(self.tls_extension)
-            tls["client_cert_chain"] = list(self.tls_extension["client_cert_chain"])
-            extensions["tls"] = tls
+            # Each request gets its own dict, so an app mutating it cannot leak state;
+            # the chain is a tuple and can be shared.
+            extensions["tls"] = dict(self.tls_extension)
 
     def on_headers_complete(self) -> None:
         previous = self.cycle
@@ -133,7 +132,7 @@ def tls_extension(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> dict[str, Any]:
     return {
         # NOTE: the ssl module does not expose our own certificate per connection.
         "server_cert": None,
-        "client_cert_chain": chain,
+        "client_cert_chain": tuple(chain),
         "client_cert_name": name,
         "client_cert_error": None,
         "tls_version": _TLS_VERSIONS.get(ssl_object.version() or ""),
