@@ -9,4 +9,7 @@ ensure_venv() {
         .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
         touch "$stamp"
     fi
+    # The engine's compiled build (mypyc); a no-op when one matches the sources, and
+    # the engine runs interpreted when it cannot be built.
+    .venv/bin/python scripts/compile_engine.py >/dev/null || true
 }

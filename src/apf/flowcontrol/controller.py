@@ -43,7 +43,7 @@ from typing import Any
 from apf.api import bootstrap
 from apf.api.errors import StatusError
 from apf.api.kinds import FLOW_SCHEMA, GROUP, PRIORITY_LEVEL, Kind
-from apf.flowcontrol import debug, ensurer
+from apf.flowcontrol import COMPILED, debug, ensurer
 from apf.flowcontrol.admission import AdmitOptions, Pending, RejectReason
 from apf.flowcontrol.classifier import (
     Classifier,
@@ -310,7 +310,13 @@ class Controller:
         self._readjust_timer = self._clock.call_later(
             READJUST_PERIOD_SECONDS, self._on_readjust_timer
         )
-        logger.info("APF controller started", extra={"seats": self._server_limit})
+        logger.info(
+            "APF controller started",
+            extra={
+                "seats": self._server_limit,
+                "engine": "compiled" if COMPILED else "interpreted",
+            },
+        )
 
     async def stop(self) -> None:
         """Stop following the configuration; admitted requests may still finish."""

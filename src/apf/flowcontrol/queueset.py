@@ -48,7 +48,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from apf.flowcontrol.clock import Clock, TimerHandle
 from apf.flowcontrol.shuffleshard import Dealer
@@ -274,7 +274,7 @@ class RequestStats:
     arrival_wall: datetime
     start_wall: datetime | None
     width: WorkEstimate
-    descr: object
+    descr: Any  # not ``object``: mypyc cannot compile a dataclass field of that type
 
 
 @dataclass(frozen=True, slots=True)
