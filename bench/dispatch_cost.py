@@ -23,11 +23,17 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
+import json
+import os
+import subprocess
+import sys
 import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import apf.flowcontrol
+from apf.flowcontrol import native
 from apf.flowcontrol.classifier import flow_hash
 from apf.flowcontrol.clock import FakeClock
 from apf.flowcontrol.metrics import LevelObserver, Metrics
@@ -232,3 +238,37 @@ async def scaling(*, samples: int = 5_000) -> dict[str, dict[str, float]]:
             measured = run(count=samples)
         results[key] = median_p99_us(measured)
     return results
+
+
+# --- the same figures with the engine interpreted --------------------------------------
+
+INTERPRETED_SHAPES = (
+    EngineShape(flow_schemas=10, priority_levels=8),
+    EngineShape(flow_schemas=1_000, priority_levels=8),
+)
+
+
+def interpreted_dispatch(*, samples: int) -> dict[str, dict[str, float]]:
+    """``dispatch_cost`` of a few shapes with the mypyc build switched off, for comparison.
+
+    Runs in a child process (``APF_PURE_PYTHON=1``), since the choice is made on import.
+    """
+    env = {**os.environ, native.PURE_PYTHON_ENV: "1"}
+    command = [sys.executable, "-m", "bench.dispatch_cost", str(samples)]
+    done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    figures: dict[str, dict[str, float]] = json.loads(done.stdout)
+    return figures
+
+
+async def _shapes(shapes: tuple[EngineShape, ...], samples: int) -> dict[str, dict[str, float]]:
+    results = {}
+    for shape in shapes:
+        key = f"fs{shape.flow_schemas}_pl{shape.priority_levels}"
+        results[key] = await dispatch_cost(shape, samples=samples)
+    return results
+
+
+if __name__ == "__main__":
+    if apf.flowcontrol.COMPILED:
+        raise SystemExit("run with APF_PURE_PYTHON=1: this entry point measures the interpreter")
+    print(json.dumps(asyncio.run(_shapes(INTERPRETED_SHAPES, int(sys.argv[1])))))

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import apf.flowcontrol
 from bench import report
 
 logger = logging.getLogger(__name__)
@@ -43,9 +44,12 @@ def _part_http(work_dir: Path, quick: bool) -> Result:
 
 
 def _part_dispatch(work_dir: Path, quick: bool) -> Result:
-    from bench.dispatch_cost import dispatch_matrix
+    from bench.dispatch_cost import dispatch_matrix, interpreted_dispatch
 
-    return dict(asyncio.run(dispatch_matrix(samples=2_000 if quick else 20_000)))
+    samples = 2_000 if quick else 20_000
+    results: Result = dict(asyncio.run(dispatch_matrix(samples=samples)))
+    results["interpreted"] = interpreted_dispatch(samples=samples)
+    return results
 
 
 def _part_queueset(work_dir: Path, quick: bool) -> Result:
@@ -142,6 +146,7 @@ def _document(figures: dict[str, float], errors: dict[str, str], seconds: Result
             "python": platform.python_version(),
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
+            "engine": "compiled" if apf.flowcontrol.COMPILED else "interpreted",
         },
         "seconds_per_part": seconds,
         "errors": errors,
