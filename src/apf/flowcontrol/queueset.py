@@ -733,17 +733,22 @@ class QueueSet:
         size = len(heap)
         if (size < 2 or heap[1][0] != key) and (size < 3 or heap[2][0] != key):
             return heap[0][3]
-        ties = []
-        while heap and heap[0][0] == key:
-            entry = heapq.heappop(heap)
-            if _is_current(entry):
-                ties.append(entry)
-        for entry in ties:
-            heapq.heappush(heap, entry)
-        if len(ties) == 1:
-            return ties[0][3]
+        # Entries sharing the smallest key form a subtree at the top of the heap (a
+        # parent is never larger than its children): walk it, leaving the heap as is.
         count, start = len(self.queues), self.robin_index + 1
-        return min(ties, key=lambda entry: (entry[3].index - start) % count)[3]
+        best, best_offset = heap[0][3], count
+        pending = [0]
+        while pending:
+            position = pending.pop()
+            entry = heap[position]
+            if entry[0] != key:
+                continue
+            if _is_current(entry):
+                offset = (entry[3].index - start) % count
+                if offset < best_offset:
+                    best, best_offset = entry[3], offset
+            pending.extend(c for c in (2 * position + 1, 2 * position + 2) if c < size)
+        return best
 
     def _clamp_final_seats(self, req: QueuedRequest) -> None:
         """Cap a dequeued request's final seats at the limit, keeping its final work."""
