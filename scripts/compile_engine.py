@@ -55,10 +55,14 @@ def main() -> int:
         except (OSError, subprocess.CalledProcessError) as exc:
             print(f"compiling the engine failed ({exc}); it stays interpreted", file=sys.stderr)
             return 1
-        shutil.rmtree(target, ignore_errors=True)
-        stage.rename(target)
+        try:
+            stage.rename(target)
+        except OSError:
+            if not target.is_dir():
+                raise
+            # Another compile of the same sources finished first: its build is as good.
     for old in target.parent.iterdir():
-        if old != target:
+        if old != target and not old.name.startswith(".compiling-"):
             shutil.rmtree(old, ignore_errors=True)
     print(f"compiled engine in {time.monotonic() - started:.0f} s: {target}")
     return 0
