@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -128,10 +128,16 @@ def _bound(bound: float) -> str:
 
 
 class FamilyCollector:
-    """Registers a set of families on a registry; they render at scrape time."""
+    """Registers a set of families on a registry; they render at scrape time.
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    ``refresh`` runs first on every scrape, for values kept elsewhere.
+    """
+
+    def __init__(
+        self, registry: CollectorRegistry, *, refresh: Callable[[], None] | None = None
+    ) -> None:
         self.families: list[Family] = []
+        self._refresh = refresh
         registry.register(self)
 
     def add(self, family: Family) -> Family:
@@ -139,6 +145,8 @@ class FamilyCollector:
         return family
 
     def collect(self) -> Iterator[Any]:
+        if self._refresh is not None:
+            self._refresh()
         for family in self.families:
             yield family.collect()
 

@@ -85,9 +85,10 @@ class Metrics:
     def __init__(self) -> None:
         # Labelled children resolved once (labels() is the costly part of an update).
         self._requests: dict[tuple[object, ...], Any] = {}
-        self._inflight: dict[object, Any] = {}
+        # Requests being served by kind; the server counts here, scrapes read it.
+        self.in_flight: dict[str, int] = {str(kind): 0 for kind in RequestKind}
         self.registry = CollectorRegistry(auto_describe=True)
-        self._families = FamilyCollector(self.registry)
+        self._families = FamilyCollector(self.registry, refresh=self._refresh)
         self._define_request_series()
         self._define_level_series()
         self._define_generic_series()
@@ -274,10 +275,12 @@ class Metrics:
 
     def inflight_changed(self, kind: RequestKind | str, count: int) -> None:
         """Set the number of requests of ``kind`` being served."""
-        child = self._inflight.get(kind)
-        if child is None:
-            child = self._inflight[kind] = self.inflight.labels(str(kind))
-        child.set(count)
+        self.in_flight[str(kind)] = count
+
+    def _refresh(self) -> None:
+        """Copy the numbers kept outside the families into them, before a scrape."""
+        for kind, count in self.in_flight.items():
+            self.inflight.labels(kind).set(count)
 
 
 def sample_value(registry: CollectorRegistry, name: str, labels: dict[str, str]) -> float | None:

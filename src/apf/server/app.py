@@ -14,7 +14,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from apf.api import errors
@@ -65,8 +65,11 @@ class Filters:
     max_in_flight: MaxInFlight | None = None
     # Called once per answered request (apiserver_request_total).
     observe: Callable[[Request, int], None] | None = None
-    # Called with ("readOnly" | "mutating", count) when the in-flight count changes.
-    inflight_changed: Callable[[str, int], None] | None = None
+    # Requests being served by kind ("readOnly", "mutating"), counted in place so the
+    # metrics read them at scrape time (apiserver_current_inflight_requests).
+    in_flight: MutableMapping[str, int] = field(
+        default_factory=lambda: {"readOnly": 0, "mutating": 0}
+    )
 
 
 class ApiServer:
@@ -74,7 +77,7 @@ class ApiServer:
 
     def __init__(self, filters: Filters) -> None:
         self.filters = filters
-        self.in_flight = {"readOnly": 0, "mutating": 0}
+        self.in_flight = filters.in_flight
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -94,7 +97,7 @@ class ApiServer:
             received_at=received_at,
         )
         kind = "readOnly" if request.method in ("GET", "HEAD") else "mutating"
-        self._count_in_flight(kind, +1)
+        self.in_flight[kind] += 1
         try:
             if body is None:
                 response: AnyResponse = status_response(
@@ -107,7 +110,7 @@ class ApiServer:
             # Seats and slots are held until the answer is written, as in kube-apiserver.
             for release in request.on_complete:
                 release()
-            self._count_in_flight(kind, -1)
+            self.in_flight[kind] -= 1
         if self.filters.observe is not None:
             self.filters.observe(request, response.status)
         if access_logger.isEnabledFor(logging.DEBUG):
@@ -121,11 +124,6 @@ class ApiServer:
                     "seconds": round(time.monotonic() - received_at, 6),
                 },
             )
-
-    def _count_in_flight(self, kind: str, delta: int) -> None:
-        self.in_flight[kind] += delta
-        if self.filters.inflight_changed is not None:
-            self.filters.inflight_changed(kind, self.in_flight[kind])
 
     async def _serve(self, request: Request, scope: Scope, receive: Receive) -> AnyResponse:
         f = self.filters
@@ -152,11 +150,17 @@ class ApiServer:
         assert request.request_info is not None
         assert request.user is not None
         digest = RequestDigest(request.request_info, request.user)
-        options = AdmitOptions(received_at=request.received_at, timeout_seconds=_timeout(request))
-        ticket = await _admit_unless_disconnected(admitter, digest, options, receive)
-        if ticket is None:
-            # The client went away while queued; nobody reads this answer.
-            return text_response("client disconnected", 499)
+        result = admitter.admit_nowait(
+            digest, AdmitOptions(request.received_at, _timeout(request))
+        )
+        if isinstance(result, Pending):
+            waited = await _wait_unless_disconnected(result, receive)
+            if waited is None:
+                # The client went away while queued; nobody reads this answer.
+                return text_response("client disconnected", 499)
+            ticket: Ticket = waited
+        else:
+            ticket = result  # dispatched or rejected at once: the common, cheap path
         pf_headers = [
             (FS_UID_HEADER, ticket.flow_schema_uid),
             (PL_UID_HEADER, ticket.priority_level_uid),
@@ -194,14 +198,9 @@ class ApiServer:
             return status_response(errors.internal(f'Internal Server Error: "{request.path}"'))
 
 
-async def _admit_unless_disconnected(
-    admitter: Admitter, digest: RequestDigest, options: AdmitOptions, receive: Receive
-) -> Ticket | None:
-    """Admit, but give up (None) if the client disconnects while the request waits."""
-    result = admitter.admit_nowait(digest, options)
-    if not isinstance(result, Pending):
-        return result  # dispatched or rejected at once: the common, cheap path
-    admit = asyncio.ensure_future(result.wait())
+async def _wait_unless_disconnected(pending: Pending, receive: Receive) -> Ticket | None:
+    """Wait in the queue, but give up (None) if the client disconnects meanwhile."""
+    admit = asyncio.ensure_future(pending.wait())
     watcher = asyncio.ensure_future(_wait_disconnect(receive))
     try:
         done, _ = await asyncio.wait({admit, watcher}, return_when=asyncio.FIRST_COMPLETED)
@@ -235,6 +234,8 @@ def _too_many_requests(retry_after_seconds: int, headers: list[tuple[str, str]])
 
 
 def _timeout(request: Request) -> float | None:
+    if not request.raw_query:
+        return None
     raw = request.query_value("timeout")
     if not raw:
         return None

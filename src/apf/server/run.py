@@ -195,7 +195,7 @@ def build_filters(
         admitter=controller,
         max_in_flight=max_in_flight,
         observe=lambda request, code: _record(metrics, request, code),
-        inflight_changed=metrics.inflight_changed,
+        in_flight=metrics.in_flight,
     )
 
 
