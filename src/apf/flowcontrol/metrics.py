@@ -343,8 +343,7 @@ class LevelObserver:
 
     ``call_later`` lets seats that linger for a request's additional latency
     leave the executing-seats gauge when they are released. The hooks run on
-    every request, so they update the plain numbers of the families directly
-    instead of going through ``inc``/``observe`` calls.
+    every request, so they update the plain numbers of the families directly.
     """
 
     def __init__(
@@ -375,10 +374,7 @@ class LevelObserver:
     def on_estimated(self, flow_schema: str, seats: int, watch_count: int | None) -> None:
         """A classified request's width (and the watch count behind it)."""
         series = self._series.get(flow_schema) or self.flow(flow_schema)
-        # Histograms updated inline on the hot path, as ``_observe`` does.
-        histogram = series.work_seats
-        histogram.counts[bisect_left(histogram.bounds, seats)] += 1
-        histogram.total += seats
+        _observe(series.work_seats, seats)
         if watch_count is not None:
             if series.watch_count is None:
                 series.watch_count = self._metrics.watch_count.labels(self._level, flow_schema)
@@ -389,9 +385,7 @@ class LevelObserver:
         if req.queued:
             series.inqueue_requests.value += 1
             series.inqueue_seats.value += req.width.max_seats
-        histogram = series.queue_length
-        histogram.counts[bisect_left(histogram.bounds, queue_length)] += 1
-        histogram.total += queue_length
+        _observe(series.queue_length, queue_length)
 
     def on_dispatched(self, req: QueuedRequest, wait_seconds: float) -> None:
         series = self._series.get(req.flow_schema) or self.flow(req.flow_schema)
@@ -401,9 +395,7 @@ class LevelObserver:
             series.inqueue_seats.value -= seats
         series.dispatched.value += 1
         if not self._is_exempt:
-            histogram = series.wait_dispatched
-            histogram.counts[bisect_left(histogram.bounds, wait_seconds)] += 1
-            histogram.total += wait_seconds
+            _observe(series.wait_dispatched, wait_seconds)
         series.executing_requests.value += 1
         series.executing_seats.value += seats
         series.concurrency_in_use.value += seats
@@ -419,11 +411,8 @@ class LevelObserver:
     def on_finished(self, req: QueuedRequest, execution_seconds: float) -> None:
         series = self._series.get(req.flow_schema) or self.flow(req.flow_schema)
         series.executing_requests.value -= 1
-        histogram = (
-            series.execution_watch if self._is_watch(req.descr) else series.execution_regular
-        )
-        histogram.counts[bisect_left(histogram.bounds, execution_seconds)] += 1
-        histogram.total += execution_seconds
+        watch = self._is_watch(req.descr)
+        _observe(series.execution_watch if watch else series.execution_regular, execution_seconds)
         width = req.width
         if width.additional_latency_seconds > 0 and width.final_seats > 0:
             seats = width.max_seats

@@ -239,8 +239,7 @@ class WorkEstimator:
     def _list_seats(
         self, info: RequestInfo, options: ListOptions, *, from_cache: bool, max_seats: int
     ) -> WorkEstimate:
-        key = f"{info.resource}.{info.api_group}" if info.api_group else info.resource
-        count = self._object_count(key)
+        count = self._object_count(resource_key(info))
         if count is None:
             return _SEATS[MINIMUM_SEATS]
         limit = options.limit if 0 < options.limit < count else count
