@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import pytest
-from bench.http_load import WrkResult, http_ratios, parse_wrk, run_wrk
+from bench.http_load import WrkResult, http_ratios, parse_wrk, process_cpu_seconds, run_wrk
 
 WRK_OUTPUT = """\
 Running 10s test @ https://127.0.0.1:40123/version
@@ -90,3 +93,19 @@ def test_http_ratios_are_zero_when_the_reference_served_nothing() -> None:
 
     assert ratios["apf_on_off_version"] == 0.0
     assert ratios["full_hello_version"] == 0.0
+
+
+def test_process_cpu_seconds_grows_with_work_done() -> None:
+    before = process_cpu_seconds(os.getpid())
+    deadline = time.process_time() + 0.05
+    while time.process_time() < deadline:
+        pass
+    after = process_cpu_seconds(os.getpid())
+
+    assert before is not None
+    assert after is not None
+    assert after > before
+
+
+def test_process_cpu_seconds_of_a_missing_process_is_none() -> None:
+    assert process_cpu_seconds(2**22 + 1) is None
