@@ -49,12 +49,19 @@ class Buckets:
     __slots__ = ("bounds", "counts", "total")
 
     def __init__(self, bounds: Sequence[float]) -> None:
-        self.bounds = bounds
+        self.bounds = tuple(bounds)
         self.counts = [0] * (len(bounds) + 1)  # the last is +Inf
         self.total = 0.0
 
     def observe(self, value: float) -> None:
-        self.counts[bisect.bisect_left(self.bounds, value)] += 1
+        bounds = self.bounds
+        # Most samples land in the first two buckets (no wait, a short queue, one
+        # seat, a quick handler): settle those without the binary search.
+        if len(bounds) > 1 and value <= bounds[1]:
+            index = 0 if value <= bounds[0] else 1
+        else:
+            index = bisect.bisect_left(bounds, value)
+        self.counts[index] += 1
         self.total += value
 
 

@@ -18,7 +18,6 @@ utilization, read-vs-write) are not exported.
 from __future__ import annotations
 
 import enum
-from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -374,18 +373,18 @@ class LevelObserver:
     def on_estimated(self, flow_schema: str, seats: int, watch_count: int | None) -> None:
         """A classified request's width (and the watch count behind it)."""
         series = self._series.get(flow_schema) or self.flow(flow_schema)
-        _observe(series.work_seats, seats)
+        series.work_seats.observe(seats)
         if watch_count is not None:
             if series.watch_count is None:
                 series.watch_count = self._metrics.watch_count.labels(self._level, flow_schema)
-            _observe(series.watch_count, watch_count)
+            series.watch_count.observe(watch_count)
 
     def on_enqueued(self, req: QueuedRequest, queue_length: int) -> None:
         series = self._series.get(req.flow_schema) or self.flow(req.flow_schema)
         if req.queued:
             series.inqueue_requests.value += 1
             series.inqueue_seats.value += req.width.max_seats
-        _observe(series.queue_length, queue_length)
+        series.queue_length.observe(queue_length)
 
     def on_dispatched(self, req: QueuedRequest, wait_seconds: float) -> None:
         series = self._series.get(req.flow_schema) or self.flow(req.flow_schema)
@@ -395,7 +394,7 @@ class LevelObserver:
             series.inqueue_seats.value -= seats
         series.dispatched.value += 1
         if not self._is_exempt:
-            _observe(series.wait_dispatched, wait_seconds)
+            series.wait_dispatched.observe(wait_seconds)
         series.executing_requests.value += 1
         series.executing_seats.value += seats
         series.concurrency_in_use.value += seats
@@ -406,13 +405,14 @@ class LevelObserver:
             series.inqueue_requests.value -= 1
             series.inqueue_seats.value -= req.width.max_seats
         series.rejected[reason].value += 1
-        _observe(series.wait_rejected[reason], wait_seconds)
+        series.wait_rejected[reason].observe(wait_seconds)
 
     def on_finished(self, req: QueuedRequest, execution_seconds: float) -> None:
         series = self._series.get(req.flow_schema) or self.flow(req.flow_schema)
         series.executing_requests.value -= 1
         watch = self._is_watch(req.descr)
-        _observe(series.execution_watch if watch else series.execution_regular, execution_seconds)
+        histogram = series.execution_watch if watch else series.execution_regular
+        histogram.observe(execution_seconds)
         width = req.width
         if width.additional_latency_seconds > 0 and width.final_seats > 0:
             seats = width.max_seats
@@ -424,11 +424,6 @@ class LevelObserver:
 
     def on_no_accommodation(self, req: QueuedRequest) -> None:
         self.flow(req.flow_schema).no_accommodation.value += 1
-
-
-def _observe(histogram: Buckets, value: float) -> None:
-    histogram.counts[bisect_left(histogram.bounds, value)] += 1
-    histogram.total += value
 
 
 def _seats_released(series: _FlowSeries, seats: int) -> None:
