@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -345,6 +346,31 @@ async def test_controller_keeps_serving_a_deleted_level_until_drained(tiny: Harn
 
     remaining = tiny.controller.dump_priority_levels()
     assert not any(line.startswith("q,") for line in remaining.splitlines())
+
+
+async def test_controller_revived_level_stops_quiescing(
+    tiny: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    await tiny.create(PRIORITY_LEVEL, queue_level("q", shares=5))
+    await tiny.create(FLOW_SCHEMA, schema_for_user("q", "erin", "q"))
+    busy = await tiny.admit(request("erin"))
+    await tiny.delete(PRIORITY_LEVEL, "q")
+    await tiny.create(PRIORITY_LEVEL, queue_level("q", shares=5))
+    busy.finish()
+    await settle()
+    caplog.set_level(logging.DEBUG, logger="apf.flowcontrol.controller")
+
+    for _ in range(5):
+        ticket = await tiny.admit(request("erin"))
+        assert ticket.priority_level_name == "q"
+        ticket.finish()
+        await settle()
+
+    digested = [r for r in caplog.records if r.getMessage() == "APF configuration digested"]
+    levels = tiny.controller.dump_priority_levels().splitlines()
+    row = next(line for line in levels if line.startswith("q,"))
+    assert digested == []  # a level that went idle is not retired again and again
+    assert [c.strip() for c in row.split(",")][3] == "false"
 
 
 async def test_controller_new_level_metrics_appear_after_digestion(tiny: Harness) -> None:

@@ -490,6 +490,7 @@ class Controller:
                 if state.quiescing:
                     logger.info("priority level revived", extra={"priority_level": name})
                 state.spec, state.quiescing = spec, False
+                state.queue_set.is_quiescing = False
                 state.queue_set.reconfigure(
                     queuing=spec.queuing, concurrency_limit=state.current_limit
                 )
