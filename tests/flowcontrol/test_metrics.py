@@ -214,6 +214,24 @@ async def test_level_observer_releases_seats_after_additional_latency() -> None:
     assert sample(metrics, "apiserver_flowcontrol_current_executing_seats", **BOTH) == 0
 
 
+async def test_level_observer_in_queue_seats_survive_a_clamped_width() -> None:
+    metrics, clock = Metrics(), FakeClock()
+    qs = queue_set(metrics, clock, limit=1)
+    deadline = clock.now() + 15
+    wide = WorkEstimate(initial_seats=1, final_seats=10, additional_latency_seconds=0.01)
+    first = qs.start_request(
+        hash_value=0, width=WorkEstimate(), deadline=deadline, flow_schema=SCHEMA, distinguisher=""
+    )
+    qs.start_request(
+        hash_value=0, width=wide, deadline=deadline, flow_schema=SCHEMA, distinguisher=""
+    )
+    assert sample(metrics, "apiserver_flowcontrol_current_inqueue_seats", **BOTH) == 10
+
+    qs.finish_request(first)  # dispatches the wide one, its final seats capped at the limit
+
+    assert sample(metrics, "apiserver_flowcontrol_current_inqueue_seats", **BOTH) == 0
+
+
 async def test_level_observer_counts_rejections_by_reason() -> None:
     metrics, clock = Metrics(), FakeClock()
     qs = queue_set(metrics, clock, limit=1)

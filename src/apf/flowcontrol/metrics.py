@@ -383,7 +383,7 @@ class LevelObserver:
         series = self._series.get(req.flow_schema) or self.flow(req.flow_schema)
         if req.queued:
             series.inqueue_requests.value += 1
-            series.inqueue_seats.value += req.width.max_seats
+            series.inqueue_seats.value += req.queued_seats
         series.queue_length.observe(queue_length)
 
     def on_dispatched(self, req: QueuedRequest, wait_seconds: float) -> None:
@@ -391,7 +391,7 @@ class LevelObserver:
         seats = req.width.max_seats
         if req.queued:
             series.inqueue_requests.value -= 1
-            series.inqueue_seats.value -= seats
+            series.inqueue_seats.value -= req.queued_seats
         series.dispatched.value += 1
         if not self._is_exempt:
             series.wait_dispatched.observe(wait_seconds)
@@ -403,7 +403,7 @@ class LevelObserver:
         series = self._series.get(req.flow_schema) or self.flow(req.flow_schema)
         if req.queued:
             series.inqueue_requests.value -= 1
-            series.inqueue_seats.value -= req.width.max_seats
+            series.inqueue_seats.value -= req.queued_seats
         series.rejected[reason].value += 1
         series.wait_rejected[reason].observe(wait_seconds)
 

@@ -174,6 +174,7 @@ class QueuedRequest:
         "flow_schema",
         "queue",
         "queued",
+        "queued_seats",
         "reject_reason",
         "start",
         "started",
@@ -196,8 +197,10 @@ class QueuedRequest:
         self.state = RequestState.WAITING
         self.reject_reason: str | None = None
         self.queue: _Queue | None = None
-        # True once it waited in a queue (a request started at once never did).
+        # True once it waited in a queue (a request started at once never did), and the
+        # seats it was counted with there (dispatch may clamp its width afterwards).
         self.queued = False
+        self.queued_seats = 0
         self.width = width
         self.deadline = deadline
         self.flow_schema = flow_schema
@@ -576,7 +579,7 @@ class QueueSet:
         key = queue.next_dispatch_r + queue.waiting[0].width.total_work
         candidates = self.candidates
         heapq.heappush(candidates, (key, next(self.sequence), queue.version, queue))
-        if len(candidates) > 64 and len(candidates) > 4 * len(self.waiting_queues) + 64:
+        if len(candidates) > 4 * len(self.waiting_queues) + 64:
             self._rebuild_candidates()
 
     def _rebuild_candidates(self) -> None:
@@ -615,6 +618,7 @@ class QueueSet:
             self.active_queues += 1
         req.queue = queue
         req.queued = True
+        req.queued_seats = req.width.max_seats
         req.arrival_r = self.current_r
         width = req.width
         queue.waiting.append(req)
