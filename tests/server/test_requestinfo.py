@@ -8,7 +8,12 @@ import pytest
 
 from apf.api.errors import StatusError
 from apf.flowcontrol.digest import RequestInfo
-from apf.server.requestinfo import ParseCache, is_long_running, parse
+from apf.server.requestinfo import (
+    PARSE_CACHE_MAX_KEY_CHARS,
+    ParseCache,
+    is_long_running,
+    parse,
+)
 
 FS = "flowschemas"
 GROUP = "flowcontrol.apiserver.k8s.io"
@@ -333,3 +338,14 @@ def test_parse_cache_fails_each_time_for_a_bad_url() -> None:
     for _ in range(2):
         with pytest.raises(StatusError, match="unable to determine kind"):
             cache.parse("GET", "/api/v1/watch", "")
+
+
+def test_parse_cache_does_not_keep_long_requests() -> None:
+    cache = ParseCache()
+    long_path = "/api/v1/namespaces/" + "n" * PARSE_CACHE_MAX_KEY_CHARS
+
+    first = cache.parse("GET", long_path, "")
+    again = cache.parse("GET", long_path, "")
+
+    assert again == first
+    assert again is not first  # parsed again: anonymous clients cannot fill memory with them

@@ -44,13 +44,17 @@ _VERB_BY_METHOD = {
 _INTEGER_OPTIONS = ("limit", "timeoutSeconds")
 # Distinct (method, path, query) triples remembered by ParseCache; clients repeat a few.
 PARSE_CACHE_SIZE = 4096
+# Longer paths plus queries are parsed every time: the cache runs before authentication,
+# so its size in bytes must not be up to the client (4096 entries of this at most).
+PARSE_CACHE_MAX_KEY_CHARS = 1024
 
 
 class ParseCache:
     """``parse`` memoised per (method, path, raw query), bounded to ``size`` entries.
 
     Parsing is a pure function of the three strings, so an entry never goes stale;
-    when full, the oldest entry makes room. The RequestInfo (and its ``query``
+    when full, the oldest entry makes room. Long requests (over
+    ``PARSE_CACHE_MAX_KEY_CHARS``) are not kept, so memory stays bounded. The RequestInfo (and its ``query``
     mapping) is shared between requests: nobody may mutate it. Failures are not kept.
     """
 
@@ -64,6 +68,8 @@ class ParseCache:
         if info is None:
             query = parse_qs(raw_query, keep_blank_values=True) if raw_query else {}
             info = parse(method, path, query)
+            if len(path) + len(raw_query) > PARSE_CACHE_MAX_KEY_CHARS:
+                return info
             if len(self._infos) >= self._size:
                 del self._infos[next(iter(self._infos))]
             self._infos[key] = info
