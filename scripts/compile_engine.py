@@ -21,40 +21,62 @@ from pathlib import Path
 from apf.flowcontrol import native
 
 
-def _compile(root: Path, scratch: Path) -> Path:
-    """Compile the engine modules of a copy of ``root`` in ``scratch``; the staged build."""
-    shutil.copytree(root, scratch / "apf", ignore=shutil.ignore_patterns("__pycache__"))
+def _compile(root: Path, scratch: Path) -> tuple[Path, str]:
+    """Compile a copy of ``root`` in ``scratch``: the staged build and the copy's digest."""
+    copy = scratch / "apf"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns("__pycache__"))
     sources = [f"apf/flowcontrol/{name}.py" for name in native.COMPILED_MODULES]
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "mypyc", *sources],
         cwd=scratch,
-        check=True,
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
+    if done.returncode != 0:
+        last_lines = "\n".join(done.stderr.strip().splitlines()[-5:])
+        raise OSError(f"mypyc exited with {done.returncode}:\n{last_lines}")
     stage = scratch / "stage"
     (stage / "apf" / "flowcontrol").mkdir(parents=True)
     for shared in scratch.glob("*__mypyc*.so"):
         shutil.move(shared, stage / shared.name)
-    for module in (scratch / "apf" / "flowcontrol").glob("*.so"):
+    for module in (copy / "flowcontrol").glob("*.so"):
         shutil.move(module, stage / "apf" / "flowcontrol" / module.name)
-    return stage
+    # The copy is what was compiled, even if a source changed while this ran.
+    return stage, native.source_digest(copy)
+
+
+def _failure_mark(target: Path) -> Path:
+    return target.with_name(f".failed-{target.name}")
 
 
 def main() -> int:
-    root = native.package_root()
-    target = native.build_dir(root)
-    if target.is_dir() and "--force" not in sys.argv:
+    force = "--force" in sys.argv
+    target = native.build_dir(native.package_root())
+    if target.is_dir() and not force:
         print(f"compiled engine up to date: {target}")
         return 0
+    if _failure_mark(target).exists() and not force:
+        print(
+            "an earlier compile of these sources failed; the engine stays interpreted "
+            "(retry with: scripts/compile_engine.py --force)",
+            file=sys.stderr,
+        )
+        return 1
+    print("compiling the APF engine with mypyc (about a minute) ...", file=sys.stderr)
     started = time.monotonic()
     target.parent.mkdir(parents=True, exist_ok=True)
     # Scratch space beside the target, so the finished build moves in with one rename.
     with tempfile.TemporaryDirectory(prefix=".compiling-", dir=target.parent) as tmp:
         try:
-            stage = _compile(root, Path(tmp))
-        except (OSError, subprocess.CalledProcessError) as exc:
+            stage, digest = _compile(native.package_root(), Path(tmp))
+        except OSError as exc:
+            _failure_mark(target).touch()
             print(f"compiling the engine failed ({exc}); it stays interpreted", file=sys.stderr)
             return 1
+        target = target.with_name(digest)
+        if force:
+            shutil.rmtree(target, ignore_errors=True)
         try:
             stage.rename(target)
         except OSError:
@@ -62,8 +84,14 @@ def main() -> int:
                 raise
             # Another compile of the same sources finished first: its build is as good.
     for old in target.parent.iterdir():
-        if old != target and not old.name.startswith(".compiling-"):
+        # NOTE: builds of other sources go, so two compiles of different sources running
+        # at once may remove each other's result; the loser's engine runs interpreted.
+        if old == target or old.name.startswith(".compiling-"):
+            continue
+        if old.is_dir():
             shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink(missing_ok=True)
     print(f"compiled engine in {time.monotonic() - started:.0f} s: {target}")
     return 0
 
