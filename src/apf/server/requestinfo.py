@@ -54,8 +54,9 @@ class ParseCache:
 
     Parsing is a pure function of the three strings, so an entry never goes stale;
     when full, the oldest entry makes room. Long requests (over
-    ``PARSE_CACHE_MAX_KEY_CHARS``) are not kept, so memory stays bounded. The RequestInfo (and its ``query``
-    mapping) is shared between requests: nobody may mutate it. Failures are not kept.
+    ``PARSE_CACHE_MAX_KEY_CHARS``) are not kept, so memory stays bounded. The
+    RequestInfo (and its ``query`` mapping) is shared between requests: nobody may
+    mutate it. Failures are not kept.
     """
 
     def __init__(self, size: int = PARSE_CACHE_SIZE) -> None:
