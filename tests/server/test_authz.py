@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from apf.flowcontrol.digest import UserInfo
-from apf.server.authz import authorize, forbidden_error
+from apf.server.authz import (
+    MAX_CACHED_PATH_CHARS,
+    _may_get_path_cached,
+    authorize,
+    forbidden_error,
+)
 from apf.server.requestinfo import parse
 
 GROUP = "flowcontrol.apiserver.k8s.io"
@@ -124,3 +129,13 @@ def test_forbidden_error_carries_status_details() -> None:
     assert error.code == 403
     assert error.reason == "Forbidden"
     assert error.details == {"kind": "flowschemas", "name": "x", "group": GROUP}
+
+
+def test_authorize_decides_long_paths_without_remembering_them() -> None:
+    long_public = "/healthz/" + "x" * MAX_CACHED_PATH_CHARS
+    long_private = "/apis/" + "x" * MAX_CACHED_PATH_CHARS
+    before = _may_get_path_cached.cache_info().currsize
+
+    assert _allowed(ANONYMOUS, "GET", long_public) == _allowed(ANONYMOUS, "GET", "/healthz/x")
+    assert _allowed(NOXU, "GET", long_private) == _allowed(NOXU, "GET", "/apis/x")
+    assert _may_get_path_cached.cache_info().currsize <= before + 2  # only the short ones

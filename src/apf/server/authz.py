@@ -59,11 +59,22 @@ def _is_allowed(user: UserInfo, info: RequestInfo) -> bool:
         return True
     if info.is_resource_request or info.verb != "get":
         return False
-    return _may_get_path(user.groups, info.path)
+    if len(info.path) > MAX_CACHED_PATH_CHARS:
+        return _may_get_path(user.groups, info.path)
+    return _may_get_path_cached(user.groups, info.path)
+
+
+# Longer paths are decided every time: anonymous clients choose them, and the cache's
+# size in bytes must not be theirs to choose.
+MAX_CACHED_PATH_CHARS = 1024
 
 
 # The rules are fixed, so a decision per (groups, path) holds for the life of the process.
 @functools.lru_cache(maxsize=4096)
+def _may_get_path_cached(groups: tuple[str, ...], path: str) -> bool:
+    return _may_get_path(groups, path)
+
+
 def _may_get_path(groups: tuple[str, ...], path: str) -> bool:
     if AUTHENTICATED_GROUP in groups:
         return _matches_any(DISCOVERY_URLS, path)
