@@ -103,39 +103,48 @@ def _too_long(limit: int) -> str:
     return f"must be no more than {limit} characters"
 
 
+def _format_errors(
+    value: str, limit: int, pattern: str, message: str, *examples: str
+) -> list[str]:
+    """Messages for a length limit and a pattern, in Kubernetes' order; empty when fine."""
+    problems = []
+    if len(value) > limit:
+        problems.append(_too_long(limit))
+    if not re.fullmatch(pattern, value):
+        problems.append(_regex_error(message, pattern, *examples))
+    return problems
+
+
 def dns1123_subdomain_errors(value: str) -> list[str]:
     """Messages for ``value`` as an RFC 1123 subdomain (object names), empty when fine."""
-    problems = []
-    if len(value) > 253:
-        problems.append(_too_long(253))
-    if not re.fullmatch(_DNS_SUBDOMAIN, value):
-        problems.append(
-            _regex_error(
-                "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
-                "characters, '-' or '.', and must start and end with an alphanumeric character",
-                _DNS_SUBDOMAIN,
-                "example.com",
-            )
-        )
-    return problems
+    return _format_errors(
+        value,
+        253,
+        _DNS_SUBDOMAIN,
+        "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+        "characters, '-' or '.', and must start and end with an alphanumeric character",
+        "example.com",
+    )
 
 
 def dns1123_label_errors(value: str) -> list[str]:
     """Messages for ``value`` as an RFC 1123 label (namespace names), empty when fine."""
-    problems = []
-    if len(value) > 63:
-        problems.append(_too_long(63))
-    if not re.fullmatch(_DNS_LABEL, value):
-        problems.append(
-            _regex_error(
-                "a lowercase RFC 1123 label must consist of lower case alphanumeric "
-                "characters or '-', and must start and end with an alphanumeric character",
-                _DNS_LABEL,
-                "my-name",
-                "123-abc",
-            )
-        )
-    return problems
+    return _format_errors(
+        value,
+        63,
+        _DNS_LABEL,
+        "a lowercase RFC 1123 label must consist of lower case alphanumeric "
+        "characters or '-', and must start and end with an alphanumeric character",
+        "my-name",
+        "123-abc",
+    )
+
+
+_QUALIFIED_NAME_WORDS = (
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and "
+    "end with an alphanumeric character"
+)
+_QUALIFIED_NAME_EXAMPLES = ("MyName", "my.name", "123-abc")
 
 
 def qualified_name_errors(value: str) -> list[str]:
@@ -151,53 +160,30 @@ def qualified_name_errors(value: str) -> list[str]:
         else:
             problems = ["prefix part must be non-empty"]
     else:
-        wording = _regex_error(
-            "must consist of alphanumeric characters, '-', '_' or '.', and must start and "
-            "end with an alphanumeric character",
-            _QUALIFIED_NAME,
-            "MyName",
-            "my.name",
-            "123-abc",
-        )
+        wording = _regex_error(_QUALIFIED_NAME_WORDS, _QUALIFIED_NAME, *_QUALIFIED_NAME_EXAMPLES)
         return [
             f"a qualified name {wording} with an optional DNS subdomain prefix and '/' "
             "(e.g. 'example.com/MyName')"
         ]
     if not name:
         return [*problems, "name part must be non-empty"]
-    if len(name) > 63:
-        problems.append("name part " + _too_long(63))
-    if not re.fullmatch(_QUALIFIED_NAME, name):
-        problems.append(
-            "name part "
-            + _regex_error(
-                "must consist of alphanumeric characters, '-', '_' or '.', and must start "
-                "and end with an alphanumeric character",
-                _QUALIFIED_NAME,
-                "MyName",
-                "my.name",
-                "123-abc",
-            )
-        )
-    return problems
+    name_problems = _format_errors(
+        name, 63, _QUALIFIED_NAME, _QUALIFIED_NAME_WORDS, *_QUALIFIED_NAME_EXAMPLES
+    )
+    return [*problems, *("name part " + m for m in name_problems)]
 
 
 def _label_value_errors(value: str) -> list[str]:
-    problems = []
-    if len(value) > 63:
-        problems.append(_too_long(63))
-    if not re.fullmatch(_LABEL_VALUE, value):
-        problems.append(
-            _regex_error(
-                "a valid label must be an empty string or consist of alphanumeric characters, "
-                "'-', '_' or '.', and must start and end with an alphanumeric character",
-                _LABEL_VALUE,
-                "MyValue",
-                "my_value",
-                "12345",
-            )
-        )
-    return problems
+    return _format_errors(
+        value,
+        63,
+        _LABEL_VALUE,
+        "a valid label must be an empty string or consist of alphanumeric characters, "
+        "'-', '_' or '.', and must start and end with an alphanumeric character",
+        "MyValue",
+        "my_value",
+        "12345",
+    )
 
 
 def validate_metadata(metadata: object) -> Errors:
