@@ -176,7 +176,9 @@ class _RecordingTransport(asyncio.Transport):
         return self.closed
 
 
-def _cycle(method: str = "GET") -> tuple[RequestResponseCycle, _RecordingTransport]:
+def _cycle(
+    method: str = "GET", raw_lines: list[bytes] | None = None
+) -> tuple[RequestResponseCycle, _RecordingTransport]:
     """uvicorn's own request cycle, writing through a HeadHoldingWriter to a recorder."""
     transport = _RecordingTransport()
     scope: Any = {"type": "http", "method": method, "path": "/", "headers": []}
@@ -193,7 +195,7 @@ def _cycle(method: str = "GET") -> tuple[RequestResponseCycle, _RecordingTranspo
         keep_alive=True,
         on_response=lambda: None,
     )
-    cycle.transport = HeadHoldingWriter(transport, cycle)  # type: ignore[assignment]
+    cycle.transport = HeadHoldingWriter(transport, cycle, raw_lines)  # type: ignore[assignment]
     return cycle, transport
 
 
@@ -257,3 +259,57 @@ async def test_sized_answers_arrive_whole_over_tls(tmp_path: Path) -> None:
         bodies = await asyncio.to_thread(_get_tls_twice, server.port, _client_context(pki))
 
     assert [(b["client_cert_chain"], b["client_cert_name"]) for b in bodies] == [([], None)] * 2
+
+
+async def test_raw_header_lines_join_a_held_head() -> None:
+    raw_lines: list[bytes] = []
+    cycle, transport = _cycle(raw_lines=raw_lines)
+
+    raw_lines.append(b"x-one: 1\r\n")
+    raw_lines.append(b"x-two: 2\r\n")
+    await cycle.send(_start((b"content-length", b"2")))
+    await cycle.send(_body(b"ok"))
+
+    assert len(transport.writes) == 1
+    assert transport.writes[0].endswith(b"content-length: 2\r\nx-one: 1\r\nx-two: 2\r\n\r\nok")
+
+
+async def test_raw_header_lines_join_a_streamed_head() -> None:
+    cycle, transport = _cycle(raw_lines=[b"x-one: 1\r\n"])
+
+    await cycle.send(_start())
+
+    assert transport.writes[0].endswith(b"transfer-encoding: chunked\r\nx-one: 1\r\n\r\n")
+
+
+async def _raw_header_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer with one header the ASGI way and one as a finished line, if offered."""
+    await receive()
+    raw_lines = scope["extensions"].get("apf.response.raw_headers")
+    if raw_lines is not None:
+        raw_lines.append(b"x-raw: spliced\r\n")
+    headers = [(b"x-asgi", b"plain"), (b"content-length", b"2")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+async def test_raw_header_lines_reach_the_client(tmp_path: Path) -> None:
+    pki = ensure_pki(tmp_path)
+
+    def get() -> list[tuple[str | None, str | None, bytes]]:
+        connection = http.client.HTTPSConnection(
+            "localhost", server.port, context=_client_context(pki), timeout=30
+        )
+        answers = []
+        for _ in range(2):  # the second request on the connection gets a fresh list
+            connection.request("GET", "/")
+            response = connection.getresponse()
+            body = response.read()
+            answers.append((response.getheader("x-raw"), response.getheader("x-asgi"), body))
+        connection.close()
+        return answers
+
+    async with _serving(pki, _raw_header_app) as server:
+        answers = await asyncio.to_thread(get)
+
+    assert answers == [("spliced", "plain", b"ok")] * 2

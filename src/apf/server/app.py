@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
@@ -21,6 +20,7 @@ from apf.api import errors
 from apf.api.errors import StatusError
 from apf.flowcontrol.admission import AdmitOptions, Admitter, Pending, Ticket
 from apf.flowcontrol.digest import RequestDigest, RequestInfo, UserInfo
+from apf.server.headers import RAW_HEADERS_EXTENSION, encode_headers, header_name
 from apf.server.http import (
     AnyResponse,
     Request,
@@ -44,7 +44,8 @@ MAX_BODY_BYTES = 3 * 1024 * 1024
 FS_UID_HEADER = "X-Kubernetes-PF-FlowSchema-UID"
 PL_UID_HEADER = "X-Kubernetes-PF-PriorityLevel-UID"
 TOO_MANY_REQUESTS_BODY = b"Too many requests, please try again later.\n"
-DEFAULT_CACHE_CONTROL = (b"cache-control", b"no-cache, private")
+DEFAULT_CACHE_CONTROL = ("cache-control", "no-cache, private")
+_NO_EXTENSIONS: Mapping[str, Any] = {}
 # Every Impersonate-* header name starts so (lower-cased).
 IMPERSONATE_PREFIX = "impersonate-"
 
@@ -105,7 +106,7 @@ class ApiServer:
                 )
             else:
                 response = await self._serve(request, scope, receive)
-            await _send_response(response, request, send, receive)
+            await _send_response(response, request, scope, send, receive)
         finally:
             # Seats and slots are held until the answer is written, as in kube-apiserver.
             for release in request.on_complete:
@@ -291,13 +292,17 @@ def _peer_chain(scope: Scope) -> Sequence[str]:
 
 
 async def _send_response(
-    response: AnyResponse, request: Request, send: Send, receive: Receive
+    response: AnyResponse, request: Request, scope: Scope, send: Send, receive: Receive
 ) -> None:
-    headers = [_content_type_header(response.content_type)]
-    extra = [(_header_name(k), v.encode()) for k, v in request.response_headers + response.headers]
-    if not any(name == b"cache-control" for name, _ in extra):
-        headers.append(DEFAULT_CACHE_CONTROL)
-    headers += extra
+    pairs = [("content-type", response.content_type), *request.response_headers]
+    if response.headers:
+        pairs += response.headers
+        if not any(header_name(name) == b"cache-control" for name, _ in response.headers):
+            pairs.append(DEFAULT_CACHE_CONTROL)
+    else:
+        pairs.append(DEFAULT_CACHE_CONTROL)
+    raw_lines = scope.get("extensions", _NO_EXTENSIONS).get(RAW_HEADERS_EXTENSION)
+    headers = encode_headers(pairs, raw_lines)
     if isinstance(response, Response):
         headers.append((b"content-length", b"%d" % len(response.body)))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
@@ -305,18 +310,6 @@ async def _send_response(
         return
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await _stream(response, send, receive)
-
-
-@functools.lru_cache(maxsize=64)
-def _content_type_header(content_type: str) -> tuple[bytes, bytes]:
-    # A handful of media types answer every request; encode each once.
-    return (b"content-type", content_type.encode())
-
-
-@functools.lru_cache(maxsize=256)
-def _header_name(name: str) -> bytes:
-    # Few distinct names are sent; uvicorn lower-cases them on the wire anyway.
-    return name.lower().encode()
 
 
 async def _stream(response: StreamingResponse, send: Send, receive: Receive) -> None:

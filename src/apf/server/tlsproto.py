@@ -33,6 +33,8 @@ from typing import Any, cast
 from cryptography import x509
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
+from apf.server.headers import RAW_HEADERS_EXTENSION
+
 logger = logging.getLogger(__name__)
 
 # ASGI reports the protocol version as the TLS wire number.
@@ -54,9 +56,13 @@ class TlsHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        scope = cast(dict[str, Any], self.scope)
+        extensions: dict[str, Any] = scope.setdefault("extensions", {})
+        # The parser calls back in order: this request's headers complete before
+        # the next message begins, so one attribute carries the list over.
+        self.raw_lines: list[bytes] = []
+        extensions[RAW_HEADERS_EXTENSION] = self.raw_lines
         if self.tls_extension is not None:
-            scope = cast(dict[str, Any], self.scope)
-            extensions: dict[str, Any] = scope.setdefault("extensions", {})
             # Each request gets its own dict, so an app mutating it cannot leak state;
             # the chain is a tuple and can be shared.
             extensions["tls"] = dict(self.tls_extension)
@@ -66,7 +72,8 @@ class TlsHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         cycle = self.cycle
         if cycle is not previous:
-            cycle.transport = HeadHoldingWriter(self.transport, cycle)  # type: ignore[assignment]
+            writer = HeadHoldingWriter(self.transport, cycle, self.raw_lines)
+            cycle.transport = writer  # type: ignore[assignment]
 
 
 class HeadHoldingWriter:
@@ -77,20 +84,33 @@ class HeadHoldingWriter:
     is not HEAD), the head is held and goes out together with the first body
     write. A chunked (streamed) head is written at once, since a watch client
     needs its headers before the first event. Closing writes a held head first.
+
+    The head also receives the finished header lines the application put in
+    ``raw_lines`` (the ``apf.response.raw_headers`` extension, see
+    :mod:`apf.server.headers`), just before its closing blank line.
     """
 
-    __slots__ = ("_cycle", "_head", "_transport")
+    __slots__ = ("_cycle", "_head", "_raw_lines", "_transport")
 
-    def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
+    def __init__(
+        self,
+        transport: asyncio.Transport,
+        cycle: RequestResponseCycle,
+        raw_lines: list[bytes] | None = None,
+    ) -> None:
         self._transport = transport
         self._cycle: RequestResponseCycle | None = cycle
         self._head: bytes | None = None
+        self._raw_lines = raw_lines
 
     def write(self, data: bytes) -> None:
         cycle = self._cycle
         if cycle is not None and cycle.response_started:
             # The first write once the response started is its head; decide once.
             self._cycle = None
+            if self._raw_lines:
+                # The head ends with an empty line (b"\r\n\r\n"); the lines go before it.
+                data = b"".join((data[:-2], *self._raw_lines, b"\r\n"))
             if _body_follows(cycle):
                 self._head = data
                 return

@@ -1,0 +1,81 @@
+"""Response headers, encoded for the HTTP server: checked once, reused.
+
+uvicorn checks every response header of every response against two regular
+expressions, then lower-cases and copies it. For an answer as small as
+``GET /version`` that was a large share of the cost, and APF adds two headers
+to every response. Our protocol (:mod:`apf.server.tlsproto`) therefore offers
+an ASGI extension: a per-request list under
+``scope["extensions"][RAW_HEADERS_EXTENSION]`` into which the application may
+put finished header lines (``b"name: value\\r\\n"``), which the protocol
+splices into the response head as they are. :func:`encode_headers` fills it
+with lines it has checked itself, memoized, since the same few lines answer
+almost every request. Under another server the extension is absent and every
+header goes the ordinary ASGI way.
+
+Headers the server must understand (``content-length``) always go the ASGI
+way, and so does any header this module will not vouch for: uvicorn then
+rejects it as it always would.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable
+
+RAW_HEADERS_EXTENSION = "apf.response.raw_headers"
+
+# RFC 9110: a field name is a token; a field value carries no control
+# character except horizontal tab.
+_FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE = re.compile(rb"[^\x00-\x08\x0a-\x1f\x7f]*")
+# Longer values (rare: Warning texts quoting user input) are encoded but not memoized.
+_MEMO_MAX_VALUE = 256
+
+
+def encode_headers(
+    pairs: Iterable[tuple[str, str]], raw_lines: list[bytes] | None
+) -> list[tuple[bytes, bytes]]:
+    """The ASGI header list for ``pairs``.
+
+    With ``raw_lines`` (the protocol's extension), every header that passes
+    the checks is appended there as a finished line instead, and only the
+    others are returned.
+    """
+    if raw_lines is None:
+        return [(header_name(name), value.encode()) for name, value in pairs]
+    headers: list[tuple[bytes, bytes]] = []
+    for name, value in pairs:
+        # header_line, inlined: this loop runs for every header of every response.
+        line = _memoized_line(name, value) if len(value) <= _MEMO_MAX_VALUE else _line(name, value)
+        if line is None:
+            headers.append((header_name(name), value.encode()))
+        else:
+            raw_lines.append(line)
+    return headers
+
+
+def header_line(name: str, value: str) -> bytes | None:
+    """``b"name: value\\r\\n"`` (name lower-cased), or None if either part is not allowed."""
+    if len(value) <= _MEMO_MAX_VALUE:
+        return _memoized_line(name, value)
+    return _line(name, value)
+
+
+@functools.lru_cache(maxsize=1024)
+def header_name(name: str) -> bytes:
+    # Few distinct names are sent; uvicorn lower-cases them on the wire anyway.
+    return name.lower().encode()
+
+
+@functools.lru_cache(maxsize=1024)
+def _memoized_line(name: str, value: str) -> bytes | None:
+    return _line(name, value)
+
+
+def _line(name: str, value: str) -> bytes | None:
+    encoded_name = header_name(name)
+    encoded_value = value.encode()
+    if not _FIELD_NAME.fullmatch(encoded_name) or not _FIELD_VALUE.fullmatch(encoded_value):
+        return None
+    return b"%s: %s\r\n" % (encoded_name, encoded_value)

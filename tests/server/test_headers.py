@@ -1,0 +1,55 @@
+"""Response headers encoded for the server: which go as finished lines, which the ASGI way."""
+
+from __future__ import annotations
+
+from apf.server.headers import encode_headers, header_line
+
+UID = "72ba1c09-54d9-4472-8225-5e122b634035"
+
+
+def test_without_the_extension_every_header_goes_the_asgi_way() -> None:
+    headers = encode_headers([("Content-Type", "application/json"), ("X-Trace", "é")], None)
+
+    assert headers == [(b"content-type", b"application/json"), (b"x-trace", "é".encode())]
+
+
+def test_with_the_extension_checked_headers_become_finished_lines() -> None:
+    raw_lines: list[bytes] = []
+
+    headers = encode_headers(
+        [("content-type", "application/json"), ("X-Kubernetes-PF-FlowSchema-UID", UID)],
+        raw_lines,
+    )
+
+    assert headers == []
+    assert raw_lines == [
+        b"content-type: application/json\r\n",
+        b"x-kubernetes-pf-flowschema-uid: " + UID.encode() + b"\r\n",
+    ]
+
+
+def test_a_value_with_a_line_break_is_left_for_the_server_to_reject() -> None:
+    raw_lines: list[bytes] = []
+
+    headers = encode_headers([("Warning", '299 - "a\r\nSet-Cookie: x"')], raw_lines)
+
+    assert raw_lines == []
+    assert headers == [(b"warning", b'299 - "a\r\nSet-Cookie: x"')]
+
+
+def test_a_name_that_is_not_a_token_is_left_for_the_server_to_reject() -> None:
+    assert header_line("bad name", "v") is None
+    assert header_line("bad:name", "v") is None
+    assert header_line("", "v") is None
+
+
+def test_tabs_and_non_ascii_are_allowed_in_values() -> None:
+    assert header_line("Warning", "a\tb") == b"warning: a\tb\r\n"
+    assert header_line("Warning", "naïve") == "warning: naïve\r\n".encode()
+
+
+def test_long_values_are_encoded_and_checked_the_same() -> None:
+    text = "299 - " + "x" * 1000
+
+    assert header_line("Warning", text) == b"warning: " + text.encode() + b"\r\n"
+    assert header_line("Warning", text + "\n") is None
