@@ -11,8 +11,7 @@ sent, releasing its seats; ``finish()`` later only ends bookkeeping.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
 from apf.flowcontrol.digest import RequestDigest
 
@@ -41,12 +40,25 @@ class Ticket(Protocol):
         """The handler returned: end execution (seats may linger for additional latency)."""
 
 
-@dataclass(frozen=True, slots=True)
 class AdmitOptions:
-    # Monotonic clock reading when the request arrived (queue-wait deadline base).
-    received_at: float
-    # Seconds until the request's own deadline (?timeout=), None for the server default.
-    timeout_seconds: float | None = None
+    """When the request arrived and how long it may take.
+
+    A plain class for the reason given on ``RequestDigest``: one per request.
+    """
+
+    __slots__ = ("received_at", "timeout_seconds")
+
+    def __init__(self, received_at: float, timeout_seconds: float | None = None) -> None:
+        # Monotonic clock reading when the request arrived (queue-wait deadline base).
+        self.received_at: Final = received_at
+        # Seconds until the request's own deadline (?timeout=), None for the server default.
+        self.timeout_seconds: Final = timeout_seconds
+
+    def __repr__(self) -> str:
+        return (
+            f"AdmitOptions(received_at={self.received_at!r},"
+            f" timeout_seconds={self.timeout_seconds!r})"
+        )
 
 
 class Pending:

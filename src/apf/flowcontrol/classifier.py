@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from apf.flowcontrol.digest import RequestDigest, UserInfo
+from apf.flowcontrol.digest import RequestDigest, RequestInfo, UserInfo
 
 WILDCARD = "*"
 SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
@@ -273,6 +273,7 @@ class Classifier:
         self._non_resource: dict[tuple[object, ...], list[_NonResourceClause]] = {}
         # Memoised match positions by _decision_key (None: nothing matched).
         self._decisions: dict[tuple[object, ...], object] = {}
+        self._seen: dict[tuple[int, int], _Seen] = {}
         for position, fs in enumerate(self.flow_schemas):
             for rule in fs.rules:
                 self._add_rule(position, rule)
@@ -297,6 +298,23 @@ class Classifier:
         can see), since clients repeat the same kinds of requests; a classifier
         lives for one configuration generation, so the memo never goes stale.
         """
+        info, user = digest.request_info, digest.user
+        # The server hands over the same parsed request and user objects for
+        # repeated requests, so most decisions are found by identity first.
+        identity = (id(info), id(user))
+        seen = self._seen.get(identity)
+        if seen is not None and seen.info is info and seen.user is user:
+            position = seen.position
+        else:
+            position = self._decide(digest)
+            if len(info.path) <= SEEN_MAX_PATH:
+                if len(self._seen) >= SEEN_CACHE_SIZE:
+                    self._seen.clear()
+                # The entry holds both objects, so their ids cannot be reused meanwhile.
+                self._seen[identity] = _Seen(info, user, position)
+        return None if position is None else self.flow_schemas[position]
+
+    def _decide(self, digest: RequestDigest) -> int | None:
         key = _decision_key(digest)
         cached = self._decisions.get(key, _UNKNOWN)
         if cached is _UNKNOWN:
@@ -304,9 +322,8 @@ class Classifier:
             if len(self._decisions) >= DECISION_CACHE_SIZE:
                 self._decisions.clear()
             self._decisions[key] = position
-        else:
-            position = cached if isinstance(cached, int) else None
-        return None if position is None else self.flow_schemas[position]
+            return position
+        return cached if isinstance(cached, int) else None
 
     def match_position(self, digest: RequestDigest) -> int | None:
         """The position of the first matching schema in ``flow_schemas``, or None."""
@@ -393,6 +410,21 @@ def flow_hash(flow_schema: str, distinguisher: str) -> int:
 # Memoised decisions per classifier; cleared wholesale when full.
 DECISION_CACHE_SIZE = 4096
 _UNKNOWN = object()
+# Decisions by the identity of the request and user objects. Each entry keeps
+# its objects alive, so the memo is smaller and skips long paths.
+SEEN_CACHE_SIZE = 512
+SEEN_MAX_PATH = 1024
+
+
+class _Seen:
+    """A decision remembered with the very objects it was made for."""
+
+    __slots__ = ("info", "position", "user")
+
+    def __init__(self, info: RequestInfo, user: UserInfo, position: int | None) -> None:
+        self.info = info
+        self.user = user
+        self.position = position
 
 
 def _decision_key(digest: RequestDigest) -> tuple[object, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Final
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,21 @@ class UserInfo:
     extra: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
 class RequestDigest:
-    request_info: RequestInfo
-    user: UserInfo
+    """The request as the engine sees it: what is asked, and by whom.
+
+    A plain class rather than a frozen dataclass: one is built for every
+    request, and compiled with mypyc a dataclass keeps the interpreted
+    ``__init__`` that the dataclasses module generates, about half a
+    microsecond a call, while this one compiles. ``Final`` keeps it read-only
+    for the type checker.
+    """
+
+    __slots__ = ("request_info", "user")
+
+    def __init__(self, request_info: RequestInfo, user: UserInfo) -> None:
+        self.request_info: Final = request_info
+        self.user: Final = user
+
+    def __repr__(self) -> str:
+        return f"RequestDigest(request_info={self.request_info!r}, user={self.user!r})"

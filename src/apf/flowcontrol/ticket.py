@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, Protocol
 
 from apf.flowcontrol.admission import RejectReason
 from apf.flowcontrol.digest import RequestDigest
+from apf.flowcontrol.queueset import QueuedRequest, QueueSet
 
 logger = logging.getLogger(__name__)
 
@@ -22,12 +22,6 @@ logger = logging.getLogger(__name__)
 def is_watch_descr(descr: object) -> bool:
     """Whether a queue-set request's ``descr`` (its ``RequestDigest``) belongs to a watch."""
     return isinstance(descr, RequestDigest) and descr.request_info.verb == "watch"
-
-
-class RequestFinisher(Protocol):
-    """What a ticket needs of a queue set: ending a request's main phase."""
-
-    def finish_request(self, req: Any) -> None: ...
 
 
 class AdmissionTicket:
@@ -60,8 +54,8 @@ class AdmissionTicket:
         priority_level_name: str,
         rejected: RejectReason | None,
         retry_after_seconds: int,
-        queue_set: RequestFinisher | None = None,
-        request: object | None = None,
+        queue_set: QueueSet | None = None,
+        request: QueuedRequest | None = None,
         on_finish: Callable[[], None] | None = None,
     ) -> None:
         self.flow_schema_uid = flow_schema_uid
@@ -88,7 +82,7 @@ class AdmissionTicket:
         self._finished = True
         if not self._seats_released:
             self._seats_released = True
-            if self._queue_set is not None:
+            if self._queue_set is not None and self._request is not None:
                 self._queue_set.finish_request(self._request)
         if self._on_finish is not None:
             callback, self._on_finish = self._on_finish, None
