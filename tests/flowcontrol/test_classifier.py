@@ -529,3 +529,65 @@ def test_classifier_index_agrees_with_linear_matcher(
     for digest in digests:
         found: FlowSchemaDigest | None = classifier.classify(digest)
         assert (None if found is None else found.name) == oracle_classify(schemas, digest)
+
+
+def _by_name_classifier() -> Classifier:
+    return Classifier(
+        [
+            digest_flow_schema(
+                flow_schema(
+                    "alice-only", [{"subjects": [user("alice")], "resourceRules": [ALL_RESOURCES]}]
+                )
+            ),
+            digest_flow_schema(
+                flow_schema(
+                    "rest",
+                    [
+                        {
+                            "subjects": [group("system:authenticated")],
+                            "resourceRules": [ALL_RESOURCES],
+                        }
+                    ],
+                    precedence=2000,
+                )
+            ),
+        ]
+    )
+
+
+def test_a_repeated_request_gets_the_same_answer_from_the_memo() -> None:
+    classifier = _by_name_classifier()
+    alice, bob = resource_request(), resource_request(user_name="bob")
+
+    first = [classifier.classify(d) for d in (alice, bob, alice, bob)]
+    # The same objects again, and equal objects that are not the same.
+    again = [classifier.classify(d) for d in (alice, resource_request(), bob)]
+
+    names = [fs.name if fs else None for fs in first + again]
+    assert names == [
+        "alice-only",
+        "rest",
+        "alice-only",
+        "rest",
+        "alice-only",
+        "alice-only",
+        "rest",
+    ]
+
+
+def test_the_identity_memo_stays_bounded_and_skips_long_paths() -> None:
+    classifier = _by_name_classifier()
+    user_info = UserInfo(name="alice", groups=("system:authenticated",))
+    for i in range(3 * 512):
+        info = RequestInfo(is_resource_request=True, path=f"/p/{i}", verb="get", resource="pods")
+        assert classifier.classify(RequestDigest(info, user_info)) is not None
+    long_path = RequestInfo(
+        is_resource_request=True, path="/" + "p" * 5000, verb="get", resource="pods"
+    )
+
+    fs = classifier.classify(RequestDigest(long_path, user_info))
+
+    assert fs is not None
+    assert fs.name == "alice-only"
+    assert 0 < len(classifier._seen) <= 512
+    assert all(len(seen.info.path) <= 1024 for seen in classifier._seen.values())
