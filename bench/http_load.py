@@ -1,9 +1,12 @@
 """Part 1: throughput and latency over HTTPS keep-alive with ``wrk``, APF on, APF off and hello.
 
-Each server runs as a subprocess on 127.0.0.1 and is stopped before the next one starts, so
-the three never compete for the two cores. ``wrk`` runs ``-t2 -c50 -d10s --latency``; LIST
-carries the admin bearer token (group ``system:masters``, hence the exempt level when APF is
-on). The hello app answers any path the same way, so only ``/version`` is measured there.
+The three servers run side by side as subprocesses on 127.0.0.1, but only one is loaded
+at a time: ``wrk -t2 -c50 -d2s --latency`` goes through the five targets (two endpoints on
+each apf server, ``/version`` on hello) in rounds, five rounds by default. The speed of a
+shared VM drifts from minute to minute; measured one after another for ten seconds each,
+the servers' ratios swung from 0.6 to 1.0 between identical runs. Interleaved, both sides
+of each ratio see the same spells. LIST carries the admin bearer token (group
+``system:masters``, hence the exempt level when APF is on).
 
 Besides what ``wrk`` prints, each run reports ``server_cpu_per_request_us``: the server
 process's CPU time (user + system, from ``/proc``) over the requests served. Throughput on a
@@ -13,17 +16,26 @@ less, so it is the figure to compare when tuning the request path.
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import logging
 import os
 import re
 import shutil
+import statistics
 import subprocess
-from collections.abc import Callable
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.servers import ADMIN_TOKEN, Server, running, start_apf, start_hello
+from bench.servers import (
+    ADMIN_TOKEN,
+    Server,
+    copy_flow_schema_statuses,
+    running,
+    start_apf,
+    start_hello,
+    wait_for_dangling_conditions,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +43,22 @@ VERSION_PATH = "/version"
 LIST_PATH = "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas"
 WRK_THREADS = 2
 WRK_CONNECTIONS = 50
+# Path and bearer token of each endpoint.
+ENDPOINTS: dict[str, tuple[str, str | None]] = {
+    "version": (VERSION_PATH, None),
+    "list": (LIST_PATH, ADMIN_TOKEN),
+}
+# One round, in order; the hello app answers /version only.
+TARGETS = ("apf_on.version", "apf_off.version", "hello.version", "apf_on.list", "apf_off.list")
+RATIOS = {
+    "apf_on_off_version": ("apf_on.version", "apf_off.version"),
+    "apf_on_off_list": ("apf_on.list", "apf_off.list"),
+    "full_hello_version": ("apf_on.version", "hello.version"),
+}
+# Figures that add up over rounds; the others are summarized by their median.
+COUNTS = frozenset({"requests", "non_2xx", "socket_errors"})
+# Each target's per-round figures.
+Runs = dict[str, list[dict[str, float]]]
 
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 _LATENCY_LINE = re.compile(r"^\s*(50|75|90|99)(?:\.0+)?%\s+([\d.]+)(us|ms|s|m)\s*$")
@@ -109,8 +137,6 @@ def process_cpu_seconds(pid: int) -> float | None:
 
 
 def _measure(server: Server, path: str, *, seconds: int, token: str | None) -> dict[str, float]:
-    # A short warm-up fills caches and lets the server reach its steady connection count.
-    run_wrk(server.url + path, seconds=1, token=token)
     cpu_before = process_cpu_seconds(server.process.pid)
     result = run_wrk(server.url + path, seconds=seconds, token=token)
     cpu_after = process_cpu_seconds(server.process.pid)
@@ -125,50 +151,77 @@ def _measure(server: Server, path: str, *, seconds: int, token: str | None) -> d
     return figures
 
 
-def _measure_apf(work_dir: Path, *, enabled: bool, seconds: int) -> dict[str, dict[str, float]]:
-    with running(start_apf(work_dir, apf_enabled=enabled)) as server:
-        version = _measure(server, VERSION_PATH, seconds=seconds, token=None)
-        listing = _measure(server, LIST_PATH, seconds=seconds, token=ADMIN_TOKEN)
-    return {"version": version, "list": listing}
+def _run_target(servers: Mapping[str, Server], target: str, seconds: int) -> dict[str, float]:
+    server_name, endpoint = target.split(".")
+    path, token = ENDPOINTS[endpoint]
+    return _measure(servers[server_name], path, seconds=seconds, token=token)
 
 
-def _with_retry(run: Callable[[], dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
-    """Run once more when the server died or wrk failed: one bad run should not void a suite."""
+def _measure_rounds(work_dir: Path, *, rounds: int, seconds: int) -> Runs:
+    with contextlib.ExitStack() as stack:
+        apf_on = stack.enter_context(running(start_apf(work_dir / "apf_on", apf_enabled=True)))
+        apf_off = stack.enter_context(running(start_apf(work_dir / "apf_off", apf_enabled=False)))
+        # Only the APF controller writes the FlowSchemas' Dangling conditions; apf_off gets
+        # apf_on's, so that both LIST objects of the same size.
+        wait_for_dangling_conditions(apf_on)
+        copy_flow_schema_statuses(apf_on, apf_off)
+        servers = {"apf_on": apf_on, "apf_off": apf_off}
+        # hello serves with the certificate apf_on generated.
+        servers["hello"] = stack.enter_context(running(start_hello(work_dir / "apf_on")))
+        for target in TARGETS:
+            # A short warm-up fills caches and lets the server reach its connection count.
+            _run_target(servers, target, 1)
+        runs: Runs = {target: [] for target in TARGETS}
+        for index in range(rounds):
+            # Rotate the order so no target always runs first (or right after another).
+            shift = index % len(TARGETS)
+            for target in TARGETS[shift:] + TARGETS[:shift]:
+                runs[target].append(_run_target(servers, target, seconds))
+        return runs
+
+
+def measure_http(work_dir: Path, *, rounds: int = 5, seconds: int = 2) -> dict[str, object]:
+    """Load the three servers in interleaved rounds; figures by ``<server>.<endpoint>``.
+
+    Each target's figures are the medians over its rounds (counts are summed), and
+    ``ratio`` holds the paired ratios (see :func:`paired_ratios`).
+    """
     try:
-        return run()
+        runs = _measure_rounds(work_dir, rounds=rounds, seconds=seconds)
     except RuntimeError as exc:
-        logger.warning("HTTP run failed; retrying once", extra={"error": str(exc)})
-        return run()
-
-
-def measure_http(work_dir: Path, *, seconds: int = 10) -> dict[str, dict[str, float]]:
-    """Load each server in turn; keys are ``<server>.<endpoint>`` (apf_on.version, ...)."""
-    results: dict[str, dict[str, float]] = {}
-    for name, enabled in (("apf_on", True), ("apf_off", False)):
-        measured = _with_retry(
-            functools.partial(_measure_apf, work_dir / name, enabled=enabled, seconds=seconds)
-        )
-        results.update({f"{name}.{endpoint}": value for endpoint, value in measured.items()})
-
-    def hello() -> dict[str, dict[str, float]]:
-        with running(start_hello(work_dir / "apf_on")) as server:
-            return {"version": _measure(server, VERSION_PATH, seconds=seconds, token=None)}
-
-    results["hello.version"] = _with_retry(hello)["version"]
+        # One bad run (a server died, wrk failed) should not void a whole suite.
+        logger.warning("HTTP runs failed; retrying once", extra={"error": str(exc)})
+        runs = _measure_rounds(work_dir, rounds=rounds, seconds=seconds)
+    results: dict[str, object] = {target: summarize_runs(done) for target, done in runs.items()}
+    results["ratio"] = paired_ratios(runs)
     return results
 
 
-def http_ratios(results: dict[str, dict[str, float]]) -> dict[str, float]:
-    """Throughput ratios APF-on/APF-off (both endpoints) and full/hello (``/version``)."""
+def summarize_runs(runs: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """One target's figures over its rounds: medians, except counts, which add up."""
+    summary: dict[str, float] = {}
+    for key in runs[0]:
+        values = [run[key] for run in runs if key in run]
+        summary[key] = sum(values) if key in COUNTS else statistics.median(values)
+    summary["rounds"] = float(len(runs))
+    return summary
 
-    def rps(key: str) -> float:
-        return results[key]["requests_per_second"]
 
-    def ratio(top: str, bottom: str) -> float:
-        return rps(top) / rps(bottom) if rps(bottom) > 0 else 0.0
+def paired_ratios(runs: Runs) -> dict[str, float]:
+    """Throughput ratios, APF-on/APF-off (both endpoints) and full/hello (``/version``).
 
-    return {
-        "apf_on_off_version": ratio("apf_on.version", "apf_off.version"),
-        "apf_on_off_list": ratio("apf_on.list", "apf_off.list"),
-        "full_hello_version": ratio("apf_on.version", "hello.version"),
-    }
+    Each ratio is the median over the rounds of the two targets' throughputs in the
+    same round, measured seconds apart, so a slow spell of the machine weighs on both
+    sides of a pair instead of on one server's whole run. A round whose reference
+    served nothing counts as 0.
+    """
+    ratios: dict[str, float] = {}
+    for name, (top, bottom) in RATIOS.items():
+        pairs = zip(runs[top], runs[bottom], strict=True)
+        ratios[name] = statistics.median(
+            a["requests_per_second"] / b["requests_per_second"]
+            if b["requests_per_second"] > 0
+            else 0.0
+            for a, b in pairs
+        )
+    return ratios

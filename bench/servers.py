@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -209,3 +210,45 @@ def running(server: Server) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+
+
+FLOW_SCHEMAS_PATH = "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas"
+
+
+def wait_for_dangling_conditions(server: Server) -> None:
+    """Wait until the APF controller has written every FlowSchema's ``Dangling`` condition."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        status, body = server.get(FLOW_SCHEMAS_PATH)
+        items = json.loads(body).get("items", []) if status == 200 else []
+        if items and all(_has_dangling(item) for item in items):
+            return
+        time.sleep(POLL_SECONDS)
+    raise RuntimeError(f"FlowSchemas got no Dangling condition in time; see {server.log_path}")
+
+
+def _has_dangling(flow_schema: dict[str, Any]) -> bool:
+    status = flow_schema.get("status")
+    conditions = status.get("conditions", []) if isinstance(status, dict) else []
+    return any(c.get("type") == "Dangling" for c in conditions)
+
+
+def copy_flow_schema_statuses(source: Server, target: Server) -> None:
+    """Give the target's FlowSchemas the statuses the source's have, by name (PUT /status)."""
+    statuses = {fs["metadata"]["name"]: fs.get("status", {}) for fs in _flow_schemas(source)}
+    for fs in _flow_schemas(target):
+        name = fs["metadata"]["name"]
+        if name not in statuses:
+            continue
+        fs["status"] = statuses[name]
+        status, body = target.request("PUT", f"{FLOW_SCHEMAS_PATH}/{name}/status", body=fs)
+        if status != 200:
+            raise RuntimeError(f"PUT {name}/status answered {status}: {body[:300]!r}")
+
+
+def _flow_schemas(server: Server) -> list[dict[str, Any]]:
+    status, body = server.get(FLOW_SCHEMAS_PATH)
+    if status != 200:
+        raise RuntimeError(f"LIST flowschemas answered {status}: {body[:300]!r}")
+    items: list[dict[str, Any]] = json.loads(body)["items"]
+    return items

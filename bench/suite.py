@@ -37,10 +37,9 @@ Result = dict[str, object]
 
 
 def _part_http(work_dir: Path, quick: bool) -> Result:
-    from bench.http_load import http_ratios, measure_http
+    from bench.http_load import measure_http
 
-    results = measure_http(work_dir / "http", seconds=2 if quick else 10)
-    return {**results, "ratio": http_ratios(results)}
+    return measure_http(work_dir / "http", rounds=1 if quick else 5)
 
 
 def _part_dispatch(work_dir: Path, quick: bool) -> Result:

@@ -6,7 +6,14 @@ import os
 import time
 
 import pytest
-from bench.http_load import WrkResult, http_ratios, parse_wrk, process_cpu_seconds, run_wrk
+from bench.http_load import (
+    WrkResult,
+    paired_ratios,
+    parse_wrk,
+    process_cpu_seconds,
+    run_wrk,
+    summarize_runs,
+)
 
 WRK_OUTPUT = """\
 Running 10s test @ https://127.0.0.1:40123/version
@@ -56,43 +63,62 @@ def test_run_wrk_refuses_non_local_urls() -> None:
         run_wrk("https://example.com/version", seconds=1)
 
 
-def _figures(rps: dict[str, float]) -> dict[str, dict[str, float]]:
-    return {key: {"requests_per_second": value} for key, value in rps.items()}
+def _rounds(rps: dict[str, list[float]]) -> dict[str, list[dict[str, float]]]:
+    return {key: [{"requests_per_second": v} for v in values] for key, values in rps.items()}
 
 
-def test_http_ratios_divide_apf_on_by_off_and_full_by_hello() -> None:
-    results = _figures(
+def test_paired_ratios_take_the_median_of_each_rounds_ratio() -> None:
+    # Round two ran in a slow spell: every server served half as much.
+    runs = _rounds(
         {
-            "apf_on.version": 900,
-            "apf_off.version": 1000,
-            "apf_on.list": 300,
-            "apf_off.list": 400,
-            "hello.version": 3000,
+            "apf_on.version": [900, 450, 950],
+            "apf_off.version": [1000, 500, 1000],
+            "apf_on.list": [300, 150, 330],
+            "apf_off.list": [400, 200, 400],
+            "hello.version": [3000, 1500, 3000],
         }
     )
 
-    ratios = http_ratios(results)
+    ratios = paired_ratios(runs)
 
     assert ratios == pytest.approx(
         {"apf_on_off_version": 0.9, "apf_on_off_list": 0.75, "full_hello_version": 0.3}
     )
 
 
-def test_http_ratios_are_zero_when_the_reference_served_nothing() -> None:
-    results = _figures(
+def test_paired_ratios_count_a_round_whose_reference_served_nothing_as_zero() -> None:
+    runs = _rounds(
         {
-            "apf_on.version": 900,
-            "apf_off.version": 0,
-            "apf_on.list": 300,
-            "apf_off.list": 400,
-            "hello.version": 0,
+            "apf_on.version": [900],
+            "apf_off.version": [0],
+            "apf_on.list": [300],
+            "apf_off.list": [400],
+            "hello.version": [0],
         }
     )
 
-    ratios = http_ratios(results)
+    ratios = paired_ratios(runs)
 
     assert ratios["apf_on_off_version"] == 0.0
     assert ratios["full_hello_version"] == 0.0
+
+
+def test_summarized_rounds_add_counts_and_take_medians_of_the_rest() -> None:
+    runs = [
+        {"requests_per_second": 100.0, "p99_ms": 9.0, "requests": 200.0, "non_2xx": 1.0},
+        {"requests_per_second": 300.0, "p99_ms": 1.0, "requests": 600.0, "non_2xx": 0.0},
+        {"requests_per_second": 200.0, "p99_ms": 5.0, "requests": 400.0, "non_2xx": 2.0},
+    ]
+
+    summary = summarize_runs(runs)
+
+    assert summary == {
+        "requests_per_second": 200.0,
+        "p99_ms": 5.0,
+        "requests": 1200.0,
+        "non_2xx": 3.0,
+        "rounds": 3.0,
+    }
 
 
 def test_process_cpu_seconds_grows_with_work_done() -> None:

@@ -663,7 +663,7 @@ class Controller:
             descr=digest,
         )
         if request.state is RequestState.WAITING:
-            return PendingAdmission(request, lambda: self._outcome(fs, level, request))
+            return PendingAdmission(request, functools.partial(self._outcome, fs, level, request))
         return self._outcome(fs, level, request)
 
     def _outcome(

@@ -46,21 +46,24 @@ class Value:
 class Buckets:
     """One histogram: per-bucket counts (not cumulative), sum and count."""
 
-    __slots__ = ("bounds", "counts", "total")
+    __slots__ = ("bounds", "counts", "first", "second", "total")
 
     def __init__(self, bounds: Sequence[float]) -> None:
         self.bounds = tuple(bounds)
         self.counts = [0] * (len(bounds) + 1)  # the last is +Inf
         self.total = 0.0
+        # Most samples land in the first two buckets (no wait, a short queue, one
+        # seat, a quick handler): their bounds are kept apart, as plain floats, so
+        # observe settles those without the binary search. A missing bound is
+        # +Inf, which sends the sample to the +Inf bucket all the same.
+        self.first = self.bounds[0] if self.bounds else math.inf
+        self.second = self.bounds[1] if len(self.bounds) > 1 else math.inf
 
     def observe(self, value: float) -> None:
-        bounds = self.bounds
-        # Most samples land in the first two buckets (no wait, a short queue, one
-        # seat, a quick handler): settle those without the binary search.
-        if len(bounds) > 1 and value <= bounds[1]:
-            index = 0 if value <= bounds[0] else 1
+        if value <= self.second:
+            index = 0 if value <= self.first else 1
         else:
-            index = bisect.bisect_left(bounds, value)
+            index = bisect.bisect_left(self.bounds, value)
         self.counts[index] += 1
         self.total += value
 

@@ -18,6 +18,7 @@ utilization, read-vs-write) are not exported.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -417,7 +418,7 @@ class LevelObserver:
         if width.additional_latency_seconds > 0 and width.final_seats > 0:
             seats = width.max_seats
             self._call_later(
-                width.additional_latency_seconds, lambda: _seats_released(series, seats)
+                width.additional_latency_seconds, functools.partial(_seats_released, series, seats)
             )
         else:
             _seats_released(series, width.max_seats)

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import heapq
 import itertools
 import logging
@@ -515,7 +516,9 @@ class QueueSet:
                 self._bound_next_dispatch(queue)
         self.observer.on_finished(req, now - req.start)
         if width.additional_latency_seconds > 0 and width.final_seats > 0:
-            self.clock.call_later(width.additional_latency_seconds, lambda: self._linger_end(req))
+            self.clock.call_later(
+                width.additional_latency_seconds, functools.partial(self._linger_end, req)
+            )
             # Lingering seats still count, but the order may have changed and a
             # too-wide head may now run alone.
             self._dispatch()
