@@ -53,3 +53,16 @@ def test_long_values_are_encoded_and_checked_the_same() -> None:
 
     assert header_line("Warning", text) == b"warning: " + text.encode() + b"\r\n"
     assert header_line("Warning", text + "\n") is None
+
+
+def test_headers_the_server_acts_on_are_left_to_it() -> None:
+    raw_lines: list[bytes] = []
+
+    headers = encode_headers(
+        [("Content-Length", "2"), ("Connection", "close"), ("Transfer-Encoding", "chunked")],
+        raw_lines,
+    )
+
+    assert raw_lines == []
+    names = [name for name, _ in headers]
+    assert names == [b"content-length", b"connection", b"transfer-encoding"]

@@ -315,6 +315,7 @@ class Classifier:
         return None if position is None else self.flow_schemas[position]
 
     def _decide(self, digest: RequestDigest) -> int | None:
+        """The match position, from the memo by decision key or by matching."""
         key = _decision_key(digest)
         cached = self._decisions.get(key, _UNKNOWN)
         if cached is _UNKNOWN:

@@ -12,9 +12,9 @@ with lines it has checked itself, memoized, since the same few lines answer
 almost every request. Under another server the extension is absent and every
 header goes the ordinary ASGI way.
 
-Headers the server must understand (``content-length``) always go the ASGI
-way, and so does any header this module will not vouch for: uvicorn then
-rejects it as it always would.
+Headers the server acts on (``content-length``, ``transfer-encoding``,
+``connection``) always go the ASGI way, and so does any header this module will
+not vouch for: uvicorn then rejects it as it always would.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import re
 from collections.abc import Iterable
 
 RAW_HEADERS_EXTENSION = "apf.response.raw_headers"
+# Headers uvicorn acts on (framing, keep-alive): these always go the ASGI way.
+SERVER_READ_HEADERS = frozenset({b"content-length", b"transfer-encoding", b"connection"})
 
 # RFC 9110: a field name is a token; a field value carries no control
 # character except horizontal tab.
@@ -76,6 +78,8 @@ def _memoized_line(name: str, value: str) -> bytes | None:
 def _line(name: str, value: str) -> bytes | None:
     encoded_name = header_name(name)
     encoded_value = value.encode()
+    if encoded_name in SERVER_READ_HEADERS:
+        return None
     if not _FIELD_NAME.fullmatch(encoded_name) or not _FIELD_VALUE.fullmatch(encoded_value):
         return None
     return b"%s: %s\r\n" % (encoded_name, encoded_value)
