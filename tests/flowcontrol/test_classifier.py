@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from apf.flowcontrol.classifier import (
+    SEEN_CACHE_SIZE,
     Classifier,
     FlowSchemaDigest,
     digest_flow_schema,
@@ -578,7 +579,7 @@ def test_a_repeated_request_gets_the_same_answer_from_the_memo() -> None:
 def test_the_identity_memo_stays_bounded_and_skips_long_paths() -> None:
     classifier = _by_name_classifier()
     user_info = UserInfo(name="alice", groups=("system:authenticated",))
-    for i in range(3 * 512):
+    for i in range(3 * SEEN_CACHE_SIZE):
         info = RequestInfo(is_resource_request=True, path=f"/p/{i}", verb="get", resource="pods")
         assert classifier.classify(RequestDigest(info, user_info)) is not None
     long_path = RequestInfo(
@@ -589,5 +590,5 @@ def test_the_identity_memo_stays_bounded_and_skips_long_paths() -> None:
 
     assert fs is not None
     assert fs.name == "alice-only"
-    assert 0 < len(classifier._seen) <= 512
+    assert 0 < len(classifier._seen) <= SEEN_CACHE_SIZE
     assert all(len(seen.info.path) <= 1024 for seen in classifier._seen.values())

@@ -412,8 +412,8 @@ def flow_hash(flow_schema: str, distinguisher: str) -> int:
 DECISION_CACHE_SIZE = 4096
 _UNKNOWN = object()
 # Decisions by the identity of the request and user objects. Each entry keeps
-# its objects alive, so the memo is smaller and skips long paths.
-SEEN_CACHE_SIZE = 512
+# its objects alive, so the memo skips long paths.
+SEEN_CACHE_SIZE = 4096
 SEEN_MAX_PATH = 1024
 
 
