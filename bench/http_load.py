@@ -2,7 +2,7 @@
 
 The three servers run side by side as subprocesses on 127.0.0.1, but only one is loaded
 at a time: ``wrk -t2 -c50 -d2s --latency`` goes through the five targets (two endpoints on
-each apf server, ``/version`` on hello) in rounds, five rounds by default. The speed of a
+each apf server, ``/version`` on hello) in rounds, six rounds by default. The speed of a
 shared VM drifts from minute to minute; measured one after another for ten seconds each,
 the servers' ratios swung from 0.6 to 1.0 between identical runs. Interleaved, both sides
 of each ratio see the same spells. LIST carries the admin bearer token (group
@@ -48,8 +48,9 @@ ENDPOINTS: dict[str, tuple[str, str | None]] = {
     "version": (VERSION_PATH, None),
     "list": (LIST_PATH, ADMIN_TOKEN),
 }
-# One round, in order; the hello app answers /version only.
-TARGETS = ("apf_on.version", "apf_off.version", "hello.version", "apf_on.list", "apf_off.list")
+# One round, in order: the two sides of each ratio run next to each other (apf_on.version
+# sits between its two references). The hello app answers /version only.
+TARGETS = ("apf_off.version", "apf_on.version", "hello.version", "apf_on.list", "apf_off.list")
 RATIOS = {
     "apf_on_off_version": ("apf_on.version", "apf_off.version"),
     "apf_on_off_list": ("apf_on.list", "apf_off.list"),
@@ -173,14 +174,13 @@ def _measure_rounds(work_dir: Path, *, rounds: int, seconds: int) -> Runs:
             _run_target(servers, target, 1)
         runs: Runs = {target: [] for target in TARGETS}
         for index in range(rounds):
-            # Rotate the order so no target always runs first (or right after another).
-            shift = index % len(TARGETS)
-            for target in TARGETS[shift:] + TARGETS[:shift]:
+            # Every other round runs backwards, so neither side of a pair always goes first.
+            for target in TARGETS if index % 2 == 0 else TARGETS[::-1]:
                 runs[target].append(_run_target(servers, target, seconds))
         return runs
 
 
-def measure_http(work_dir: Path, *, rounds: int = 5, seconds: int = 2) -> dict[str, object]:
+def measure_http(work_dir: Path, *, rounds: int = 6, seconds: int = 2) -> dict[str, object]:
     """Load the three servers in interleaved rounds; figures by ``<server>.<endpoint>``.
 
     Each target's figures are the medians over its rounds (counts are summed), and
