@@ -186,6 +186,8 @@ def measure_http(work_dir: Path, *, rounds: int = 6, seconds: int = 2) -> dict[s
     Each target's figures are the medians over its rounds (counts are summed), and
     ``ratio`` holds the paired ratios (see :func:`paired_ratios`).
     """
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, not {rounds}")
     try:
         runs = _measure_rounds(work_dir, rounds=rounds, seconds=seconds)
     except RuntimeError as exc:

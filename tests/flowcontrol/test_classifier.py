@@ -576,19 +576,28 @@ def test_a_repeated_request_gets_the_same_answer_from_the_memo() -> None:
     ]
 
 
-def test_the_identity_memo_stays_bounded_and_skips_long_paths() -> None:
+def test_the_memos_stay_bounded_and_skip_large_requests() -> None:
     classifier = _by_name_classifier()
     user_info = UserInfo(name="alice", groups=("system:authenticated",))
     for i in range(3 * SEEN_CACHE_SIZE):
         info = RequestInfo(is_resource_request=True, path=f"/p/{i}", verb="get", resource="pods")
         assert classifier.classify(RequestDigest(info, user_info)) is not None
-    long_path = RequestInfo(
-        is_resource_request=True, path="/" + "p" * 5000, verb="get", resource="pods"
-    )
+    large = [
+        RequestInfo(is_resource_request=True, path="/" + "p" * 5000, verb="get", resource="pods"),
+        RequestInfo(
+            is_resource_request=True,
+            path="/p",
+            verb="list",
+            resource="pods",
+            query={"labelSelector": "x" * 5000},
+        ),
+    ]
+    big_user = UserInfo(name="alice", groups=("system:authenticated",), extra={"k": ("v" * 5000,)})
 
-    fs = classifier.classify(RequestDigest(long_path, user_info))
+    answers = [classifier.classify(RequestDigest(info, user_info)) for info in large]
+    answers.append(classifier.classify(RequestDigest(large[0], big_user)))
 
-    assert fs is not None
-    assert fs.name == "alice-only"
+    assert [fs.name if fs else None for fs in answers] == ["alice-only"] * 3
     assert 0 < len(classifier._seen) <= SEEN_CACHE_SIZE
-    assert all(len(seen.info.path) <= 1024 for seen in classifier._seen.values())
+    remembered = [(seen.info, seen.user) for seen in classifier._seen.values()]
+    assert all(info not in large and user is user_info for info, user in remembered)

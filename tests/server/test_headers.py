@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from apf.server.headers import encode_headers, header_line
 
 UID = "72ba1c09-54d9-4472-8225-5e122b634035"
@@ -66,3 +70,21 @@ def test_headers_the_server_acts_on_are_left_to_it() -> None:
     assert raw_lines == []
     names = [name for name, _ in headers]
     assert names == [b"content-length", b"connection", b"transfer-encoding"]
+
+
+def test_a_lone_surrogate_is_sent_as_a_question_mark() -> None:
+    raw_lines: list[bytes] = []
+
+    assert encode_headers([("Warning", "a\ud800b")], raw_lines) == []
+    assert raw_lines == [b"warning: a?b\r\n"]
+    assert encode_headers([("Warning", "a\ud800b")], None) == [(b"warning", b"a?b")]
+
+
+def test_a_failure_midway_leaves_no_lines_behind() -> None:
+    raw_lines: list[bytes] = []
+    broken: Any = None  # a handler bug: a header without a string value
+
+    with pytest.raises(TypeError):
+        encode_headers([("content-type", "application/json"), ("X-Broken", broken)], raw_lines)
+
+    assert raw_lines == []

@@ -431,6 +431,19 @@ async def test_resources_field_validation_warns_by_default(handler: ResourceHand
     assert ("Warning", '299 - "unknown field \\"spec.foo\\""') in request.response_headers
 
 
+async def test_resources_warning_of_a_field_named_with_control_characters_is_a_valid_header(
+    handler: ResourceHandler,
+) -> None:
+    obj = flow_schema()
+    obj["spec"]["a\nb\x7f"] = 1
+    request = make_request("POST", FS, body=obj)
+
+    code, _ = await call(handler, request)
+
+    assert code == 201
+    assert ("Warning", '299 - "unknown field \\"spec.a b \\""') in request.response_headers
+
+
 async def test_resources_field_validation_reports_duplicates(handler: ResourceHandler) -> None:
     body = orjson.dumps(flow_schema())[:-1] + b',"kind":"FlowSchema"}'
     request = make_request("POST", FS, query="fieldValidation=Strict", body=body)

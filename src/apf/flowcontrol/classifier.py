@@ -299,23 +299,27 @@ class Classifier:
         lives for one configuration generation, so the memo never goes stale.
         """
         info, user = digest.request_info, digest.user
-        # The server hands over the same parsed request and user objects for
-        # repeated requests, so most decisions are found by identity first.
+        # The server caches the parsed request and the user of short, repeated
+        # requests and hands over the same objects, so most decisions are found
+        # by identity first.
         identity = (id(info), id(user))
         seen = self._seen.get(identity)
         if seen is not None and seen.info is info and seen.user is user:
             position = seen.position
         else:
-            position = self._decide(digest)
-            if len(info.path) <= SEEN_MAX_PATH:
+            memoize = _is_small(digest)
+            position = self._decide(digest, memoize)
+            if memoize:
                 if len(self._seen) >= SEEN_CACHE_SIZE:
                     self._seen.clear()
                 # The entry holds both objects, so their ids cannot be reused meanwhile.
                 self._seen[identity] = _Seen(info, user, position)
         return None if position is None else self.flow_schemas[position]
 
-    def _decide(self, digest: RequestDigest) -> int | None:
+    def _decide(self, digest: RequestDigest, memoize: bool) -> int | None:
         """The match position, from the memo by decision key or by matching."""
+        if not memoize:
+            return self.match_position(digest)
         key = _decision_key(digest)
         cached = self._decisions.get(key, _UNKNOWN)
         if cached is _UNKNOWN:
@@ -411,10 +415,25 @@ def flow_hash(flow_schema: str, distinguisher: str) -> int:
 # Memoised decisions per classifier; cleared wholesale when full.
 DECISION_CACHE_SIZE = 4096
 _UNKNOWN = object()
-# Decisions by the identity of the request and user objects. Each entry keeps
-# its objects alive, so the memo skips long paths.
+# Decisions by the identity of the request and user objects. Entries keep
+# their objects alive, and anonymous clients choose paths, queries and (with
+# impersonation rights) users: only requests whose parts total at most
+# MEMO_MAX_CHARS characters are remembered, in either memo.
 SEEN_CACHE_SIZE = 4096
-SEEN_MAX_PATH = 1024
+MEMO_MAX_CHARS = 1024
+
+
+def _is_small(digest: RequestDigest) -> bool:
+    """Whether the request is small enough to remember (see MEMO_MAX_CHARS)."""
+    info, user = digest.request_info, digest.user
+    size = len(info.path) + len(user.name) + len(user.uid)
+    for key, value in info.query.items():
+        size += len(key) + len(value)
+    for group in user.groups:
+        size += len(group)
+    for name, values in user.extra.items():
+        size += len(name) + sum(len(v) for v in values)
+    return size <= MEMO_MAX_CHARS
 
 
 class _Seen:

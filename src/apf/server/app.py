@@ -295,6 +295,7 @@ async def _send_response(
     response: AnyResponse, request: Request, scope: Scope, send: Send, receive: Receive
 ) -> None:
     pairs = [("content-type", response.content_type), *request.response_headers]
+    # Only handlers choose a cache policy; filters add APF's UIDs and warnings.
     if response.headers:
         pairs += response.headers
         if not any(header_name(name) == b"cache-control" for name, _ in response.headers):

@@ -31,7 +31,8 @@ SERVER_READ_HEADERS = frozenset({b"content-length", b"transfer-encoding", b"conn
 # character except horizontal tab.
 _FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FIELD_VALUE = re.compile(rb"[^\x00-\x08\x0a-\x1f\x7f]*")
-# Longer values (rare: Warning texts quoting user input) are encoded but not memoized.
+# Longer values (rare: long Warning texts) are encoded but not memoized. The
+# memo is bounded (lru_cache), so varied values only push others out of it.
 _MEMO_MAX_VALUE = 256
 
 
@@ -45,15 +46,17 @@ def encode_headers(
     others are returned.
     """
     if raw_lines is None:
-        return [(header_name(name), value.encode()) for name, value in pairs]
+        return [(header_name(name), _encoded(value)) for name, value in pairs]
     headers: list[tuple[bytes, bytes]] = []
+    lines: list[bytes] = []
     for name, value in pairs:
         # header_line, inlined: this loop runs for every header of every response.
         line = _memoized_line(name, value) if len(value) <= _MEMO_MAX_VALUE else _line(name, value)
         if line is None:
-            headers.append((header_name(name), value.encode()))
+            headers.append((header_name(name), _encoded(value)))
         else:
-            raw_lines.append(line)
+            lines.append(line)
+    raw_lines += lines  # all at once, after the last step that could fail
     return headers
 
 
@@ -75,9 +78,14 @@ def _memoized_line(name: str, value: str) -> bytes | None:
     return _line(name, value)
 
 
+def _encoded(value: str) -> bytes:
+    # A lone surrogate (from a JSON escape in a request) cannot be UTF-8: it becomes "?".
+    return value.encode("utf-8", "replace")
+
+
 def _line(name: str, value: str) -> bytes | None:
     encoded_name = header_name(name)
-    encoded_value = value.encode()
+    encoded_value = _encoded(value)
     if encoded_name in SERVER_READ_HEADERS:
         return None
     if not _FIELD_NAME.fullmatch(encoded_name) or not _FIELD_VALUE.fullmatch(encoded_value):

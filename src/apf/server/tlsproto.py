@@ -42,7 +42,12 @@ _TLS_VERSIONS = {"TLSv1": 0x0301, "TLSv1.1": 0x0302, "TLSv1.2": 0x0303, "TLSv1.3
 
 
 class TlsHttpToolsProtocol(HttpToolsProtocol):
-    """HttpToolsProtocol that adds the ASGI ``tls`` extension to each request scope."""
+    """HttpToolsProtocol that adds the ASGI ``tls`` extension to each request scope.
+
+    Each scope also gets the ``apf.response.raw_headers`` list (see
+    :mod:`apf.server.headers`), and each request's cycle writes through a
+    :class:`HeadHoldingWriter`.
+    """
 
     tls_extension: dict[str, Any] | None = None
 

@@ -601,7 +601,12 @@ def _report_field_problems(request: Request, problems: list[str], mode: str, con
 
 def _warning_value(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return f'299 - "{escaped}"'
+    # A header value cannot carry control characters; field names quoted from a
+    # request body can (JSON "\n"), so they become spaces.
+    return f'299 - "{escaped.translate(_CONTROL_TO_SPACE)}"'
+
+
+_CONTROL_TO_SPACE = {code: " " for code in [*range(0x20), 0x7F] if code != 0x09}
 
 
 def _add_deprecation_warning(request: Request, target: Target) -> None:
