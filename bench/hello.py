@@ -1,4 +1,7 @@
-"""The bare ASGI "hello" app on the same stack as apf serve (uvicorn, httptools, uvloop, TLS).
+"""The bare ASGI "hello" app on the same stack as apf serve.
+
+The stack: uvicorn with apf's protocol subclass of its httptools protocol (one TLS write
+per sized response), uvloop, TLS.
 
 Run: python -m bench.hello CERT KEY PORT_FILE
 """
@@ -13,6 +16,8 @@ from typing import Any
 
 import uvicorn
 import uvloop
+
+from apf.server.tlsproto import TlsHttpToolsProtocol
 
 BODY = b'{"major":"1","minor":"29"}'
 
@@ -36,7 +41,7 @@ def main() -> None:
     sock.listen(2048)
     config = uvicorn.Config(
         app,
-        http="httptools",
+        http=TlsHttpToolsProtocol,
         loop="none",
         lifespan="off",
         log_config=None,
