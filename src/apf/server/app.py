@@ -150,10 +150,10 @@ class ApiServer:
     ) -> AnyResponse:
         assert request.request_info is not None
         assert request.user is not None
-        digest = RequestDigest(request.request_info, request.user)
-        result = admitter.admit_nowait(
-            digest, AdmitOptions(request.received_at, _timeout(request))
-        )
+        info = request.request_info
+        digest = RequestDigest(info, request.user)
+        timeout = _timeout(request) if request.raw_query else None
+        result = admitter.admit_nowait(digest, AdmitOptions(request.received_at, timeout))
         if isinstance(result, Pending):
             waited = await _wait_unless_disconnected(result, receive)
             if waited is None:
@@ -170,7 +170,8 @@ class ApiServer:
         if ticket.rejected is not None:
             return _too_many_requests(ticket.retry_after_seconds, pf_headers)
         request.response_headers.extend(pf_headers)
-        request.on_initialized = ticket.initialized
+        if info.verb == "watch":
+            request.on_initialized = ticket.initialized
         return await self._authorize_and_route(request)
 
     async def _with_max_in_flight(self, limiter: MaxInFlight, request: Request) -> AnyResponse:
@@ -235,8 +236,6 @@ def _too_many_requests(retry_after_seconds: int, headers: list[tuple[str, str]])
 
 
 def _timeout(request: Request) -> float | None:
-    if not request.raw_query:
-        return None
     raw = request.query_value("timeout")
     if not raw:
         return None
