@@ -126,19 +126,19 @@ class Authenticator:
         return None
 
 
-def user_from_certificate(chain: Sequence[str]) -> UserInfo | None:
-    """User and groups named by a client certificate's subject; None without a certificate.
+# A connection sends the same certificate with every request: parse it, and add the
+# authenticated group, once per certificate.
+@functools.lru_cache(maxsize=1024)
+def _authenticated_certificate_user(leaf_pem: str) -> UserInfo | None:
+    user = _certificate_user(leaf_pem)
+    return None if user is None else _with_authenticated_group(user)
+
+
+def _certificate_user(leaf_pem: str) -> UserInfo | None:
+    """User and groups named by a client certificate's subject; None without a common name.
 
     Raises InvalidCredentials for a certificate not meant for client authentication.
     """
-    if not chain:
-        return None
-    return _certificate_user(chain[0])
-
-
-# A connection sends the same certificate with every request; parse it once.
-@functools.lru_cache(maxsize=1024)
-def _certificate_user(leaf_pem: str) -> UserInfo | None:
     try:
         leaf = x509.load_pem_x509_certificate(leaf_pem.encode("ascii"))
     except ValueError as exc:
@@ -152,12 +152,6 @@ def _certificate_user(leaf_pem: str) -> UserInfo | None:
         name=_text(common_names[0].value),
         groups=tuple(_text(o.value) for o in organizations),
     )
-
-
-@functools.lru_cache(maxsize=1024)
-def _authenticated_certificate_user(leaf_pem: str) -> UserInfo | None:
-    user = _certificate_user(leaf_pem)
-    return None if user is None else _with_authenticated_group(user)
 
 
 def _check_client_usage(leaf: x509.Certificate) -> None:
