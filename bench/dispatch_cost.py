@@ -44,7 +44,7 @@ from apf.flowcontrol.queueset import (
     RequestState,
     WorkEstimate,
 )
-from apf.flowcontrol.ticket import AdmissionTicket, is_watch_descr
+from apf.flowcontrol.ticket import AdmissionTicket
 from bench.engine import Engine, EngineShape, Step, cycle, drive, make_controller
 from bench.stats import median_p99_us
 
@@ -182,9 +182,7 @@ def scaling_queue_set(
     clock: FakeClock, *, queues: int, queue_length: int = SCALING_BACKLOG
 ) -> QueueSet:
     """A queuing level with one seat, fed by the scaling and memory benchmarks."""
-    observer = LevelObserver(
-        Metrics(), "bench", call_later=clock.call_later, is_watch=is_watch_descr
-    )
+    observer = LevelObserver(Metrics(), "bench", call_later=clock.call_later)
     queuing = QueuingConfig(
         queues=queues, hand_size=min(6, queues), queue_length_limit=queue_length
     )

@@ -29,7 +29,6 @@ from apf.flowcontrol.queueset import (
     RequestState,
     WorkEstimate,
 )
-from apf.flowcontrol.ticket import is_watch_descr
 from bench.stats import jain_index, percentile
 
 SEATS = 10
@@ -78,9 +77,7 @@ class ApfLevel:
 
     def __init__(self) -> None:
         self._clock = FakeClock()
-        observer = LevelObserver(
-            Metrics(), "bench", call_later=self._clock.call_later, is_watch=is_watch_descr
-        )
+        observer = LevelObserver(Metrics(), "bench", call_later=self._clock.call_later)
         queuing = QueuingConfig(
             queues=QUEUES, hand_size=HAND_SIZE, queue_length_limit=QUEUE_LENGTH
         )

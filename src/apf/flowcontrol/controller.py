@@ -74,7 +74,6 @@ from apf.flowcontrol.shuffleshard import dealer_error
 from apf.flowcontrol.ticket import (
     AdmissionTicket,
     RetryAfter,
-    is_watch_descr,
     rejected_ticket,
 )
 from apf.flowcontrol.workestimate import (
@@ -515,7 +514,6 @@ class Controller:
             spec.name,
             call_later=self._clock.call_later,
             is_exempt=spec.is_exempt,
-            is_watch=is_watch_descr,
         )
         queue_set = QueueSet(
             spec.name,

@@ -59,3 +59,8 @@ class RequestDigest:
 
     def __repr__(self) -> str:
         return f"RequestDigest(request_info={self.request_info!r}, user={self.user!r})"
+
+
+def is_watch_descr(descr: object) -> bool:
+    """Whether a queue-set request's ``descr`` (its ``RequestDigest``) belongs to a watch."""
+    return isinstance(descr, RequestDigest) and descr.request_info.verb == "watch"

@@ -25,8 +25,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
+from apf.flowcontrol.digest import is_watch_descr
 from apf.flowcontrol.metricfamily import Buckets, Family, FamilyCollector, Value
-from apf.flowcontrol.queueset import QueuedRequest
+from apf.flowcontrol.queueset import NativeObserver, QueuedRequest
 
 PREFIX = "apiserver_flowcontrol_"
 PL = "priority_level"
@@ -299,6 +300,7 @@ class _FlowSeries:
         "executing_seats",
         "execution_regular",
         "execution_watch",
+        "flow_schema",
         "inqueue_requests",
         "inqueue_seats",
         "no_accommodation",
@@ -311,6 +313,7 @@ class _FlowSeries:
     )
 
     def __init__(self, metrics: Metrics, level: str, fs: str) -> None:
+        self.flow_schema = fs
         self.inqueue_requests: Value = metrics.inqueue_requests.labels(level, fs)
         self.inqueue_seats: Value = metrics.inqueue_seats.labels(level, fs)
         self.queue_length: Buckets = metrics.queue_length.labels(level, fs)
@@ -338,12 +341,15 @@ class _FlowSeries:
         self.watch_count: Buckets | None = None
 
 
-class LevelObserver:
+class LevelObserver(NativeObserver):
     """Feeds the per-request series of one priority level from queue-set events.
 
     ``call_later`` lets seats that linger for a request's additional latency
     leave the executing-seats gauge when they are released. The hooks run on
-    every request, so they update the plain numbers of the families directly.
+    every request, so they update the plain numbers of the families directly,
+    and the series of the flow schema seen last is kept at hand: a level mostly
+    serves one or two schemas, and their names come from the same digest object
+    on every request, so an identity check finds it.
     """
 
     def __init__(
@@ -353,27 +359,30 @@ class LevelObserver:
         *,
         call_later: Callable[[float, Callable[[], None]], object],
         is_exempt: bool = False,
-        is_watch: Callable[[object], bool] = lambda _descr: False,
     ) -> None:
         self._metrics = metrics
         self._level = priority_level
         self._call_later = call_later
         self._is_exempt = is_exempt
-        self._is_watch = is_watch
         self._series: dict[str, _FlowSeries] = {}
+        self._last: _FlowSeries | None = None
 
     def flow(self, flow_schema: str) -> _FlowSeries:
         """The series of one flow schema at this level, created on first use."""
+        last = self._last
+        if last is not None and last.flow_schema is flow_schema:
+            return last
         series = self._series.get(flow_schema)
         if series is None:
             series = self._series[flow_schema] = _FlowSeries(
                 self._metrics, self._level, flow_schema
             )
+        self._last = series
         return series
 
     def on_estimated(self, flow_schema: str, seats: int, watch_count: int | None) -> None:
         """A classified request's width (and the watch count behind it)."""
-        series = self._series.get(flow_schema) or self.flow(flow_schema)
+        series = self.flow(flow_schema)
         series.work_seats.observe(seats)
         if watch_count is not None:
             if series.watch_count is None:
@@ -381,14 +390,14 @@ class LevelObserver:
             series.watch_count.observe(watch_count)
 
     def on_enqueued(self, req: QueuedRequest, queue_length: int) -> None:
-        series = self._series.get(req.flow_schema) or self.flow(req.flow_schema)
+        series = self.flow(req.flow_schema)
         if req.queued:
             series.inqueue_requests.value += 1
             series.inqueue_seats.value += req.queued_seats
         series.queue_length.observe(queue_length)
 
     def on_dispatched(self, req: QueuedRequest, wait_seconds: float) -> None:
-        series = self._series.get(req.flow_schema) or self.flow(req.flow_schema)
+        series = self.flow(req.flow_schema)
         seats = req.width.max_seats
         if req.queued:
             series.inqueue_requests.value -= 1
@@ -401,7 +410,7 @@ class LevelObserver:
         series.concurrency_in_use.value += seats
 
     def on_rejected(self, req: QueuedRequest, reason: str, wait_seconds: float) -> None:
-        series = self._series.get(req.flow_schema) or self.flow(req.flow_schema)
+        series = self.flow(req.flow_schema)
         if req.queued:
             series.inqueue_requests.value -= 1
             series.inqueue_seats.value -= req.queued_seats
@@ -409,9 +418,9 @@ class LevelObserver:
         series.wait_rejected[reason].observe(wait_seconds)
 
     def on_finished(self, req: QueuedRequest, execution_seconds: float) -> None:
-        series = self._series.get(req.flow_schema) or self.flow(req.flow_schema)
+        series = self.flow(req.flow_schema)
         series.executing_requests.value -= 1
-        watch = self._is_watch(req.descr)
+        watch = is_watch_descr(req.descr)
         histogram = series.execution_watch if watch else series.execution_regular
         histogram.observe(execution_seconds)
         width = req.width

@@ -51,7 +51,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from apf.flowcontrol.clock import Clock, TimerHandle
+from apf.flowcontrol.clock import Clock, RealClock, TimerHandle
 from apf.flowcontrol.shuffleshard import Dealer
 
 logger = logging.getLogger(__name__)
@@ -109,7 +109,15 @@ class QueueSetObserver(Protocol):
     def on_no_accommodation(self, req: QueuedRequest) -> None: ...
 
 
-class _NoObserver:
+class NativeObserver:
+    """An observer compiled with the engine: the queue set calls its hooks directly.
+
+    The hooks do nothing here. Under mypyc a call through the ``QueueSetObserver``
+    protocol is a generic Python call (method lookup, argument parsing, boxed floats);
+    a subclass of this class gets a direct call instead, five times per request.
+    Any other observer is wrapped in a forwarder (see ``as_native_observer``).
+    """
+
     def on_enqueued(self, req: QueuedRequest, queue_length: int) -> None:
         return None
 
@@ -124,6 +132,37 @@ class _NoObserver:
 
     def on_no_accommodation(self, req: QueuedRequest) -> None:
         return None
+
+
+class _ForwardingObserver(NativeObserver):
+    """Passes every hook on to an observer that is not a ``NativeObserver``."""
+
+    def __init__(self, target: QueueSetObserver) -> None:
+        self.target = target
+
+    def on_enqueued(self, req: QueuedRequest, queue_length: int) -> None:
+        self.target.on_enqueued(req, queue_length)
+
+    def on_dispatched(self, req: QueuedRequest, wait_seconds: float) -> None:
+        self.target.on_dispatched(req, wait_seconds)
+
+    def on_rejected(self, req: QueuedRequest, reason: str, wait_seconds: float) -> None:
+        self.target.on_rejected(req, reason, wait_seconds)
+
+    def on_finished(self, req: QueuedRequest, execution_seconds: float) -> None:
+        self.target.on_finished(req, execution_seconds)
+
+    def on_no_accommodation(self, req: QueuedRequest) -> None:
+        self.target.on_no_accommodation(req)
+
+
+def as_native_observer(observer: QueueSetObserver | None) -> NativeObserver:
+    """The observer itself when it is native, else a forwarder to it (no-op for None)."""
+    if observer is None:
+        return NativeObserver()
+    if isinstance(observer, NativeObserver):
+        return observer
+    return _ForwardingObserver(observer)
 
 
 class _Queue:
@@ -359,8 +398,11 @@ class QueueSet:
     ) -> None:
         self.name = name
         self.clock = clock
+        # Compiled, a call through the Clock protocol is a generic Python call; the
+        # real clock's own class is called directly (twice per request).
+        self._real_clock = clock if isinstance(clock, RealClock) else None
         self.is_exempt = is_exempt
-        self.observer: QueueSetObserver = observer or _NoObserver()
+        self.observer = as_native_observer(observer)
         self.limit = concurrency_limit  # seats, >= 0; may change at any time
         self.queuing: QueuingConfig | None = None
         self.desired_queues = 0  # queues new requests are dealt to; more may drain
@@ -559,7 +601,8 @@ class QueueSet:
     # --- internals: virtual time ---
 
     def _sync_time(self) -> float:
-        now = self.clock.now()
+        real = self._real_clock
+        now = real.now() if real is not None else self.clock.now()
         elapsed = now - self.last_sync
         if elapsed > 0:
             if self.active_queues > 0:

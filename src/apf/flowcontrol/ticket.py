@@ -13,15 +13,9 @@ import logging
 from collections.abc import Callable
 
 from apf.flowcontrol.admission import RejectReason
-from apf.flowcontrol.digest import RequestDigest
 from apf.flowcontrol.queueset import QueuedRequest, QueueSet
 
 logger = logging.getLogger(__name__)
-
-
-def is_watch_descr(descr: object) -> bool:
-    """Whether a queue-set request's ``descr`` (its ``RequestDigest``) belongs to a watch."""
-    return isinstance(descr, RequestDigest) and descr.request_info.verb == "watch"
 
 
 class AdmissionTicket:
