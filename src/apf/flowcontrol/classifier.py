@@ -28,16 +28,16 @@ import functools
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from apf.flowcontrol.digest import RequestDigest, RequestInfo, UserInfo
 
-WILDCARD = "*"
-SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
+WILDCARD: Final = "*"
+SERVICE_ACCOUNT_PREFIX: Final = "system:serviceaccount:"
 
 # Index key component meaning "the rule accepts any value here". Distinct from the
 # string "*", which is a literal value when it shares its list with other values.
-_ANY: None = None
+_ANY: Final = None
 
 
 class DistinguisherMethod(enum.StrEnum):
@@ -273,7 +273,7 @@ class Classifier:
         self._non_resource: dict[tuple[object, ...], list[_NonResourceClause]] = {}
         # Memoised match positions by _decision_key (None: nothing matched).
         self._decisions: dict[tuple[object, ...], object] = {}
-        self._seen: dict[tuple[int, int], _Seen] = {}
+        self._seen: dict[int, Route] = {}
         for position, fs in enumerate(self.flow_schemas):
             for rule in fs.rules:
                 self._add_rule(position, rule)
@@ -292,7 +292,11 @@ class Classifier:
                     _append(self._non_resource, (*subject_key, *url_key), nr_clause)
 
     def classify(self, digest: RequestDigest) -> FlowSchemaDigest | None:
-        """The first matching schema in matching order, or None when none matches.
+        """The first matching schema in matching order, or None when none matches."""
+        return self.route(digest).flow_schema
+
+    def route(self, digest: RequestDigest) -> Route:
+        """The matching schema with the request's flow under it.
 
         Decisions are memoised per (user, groups, request attributes that rules
         can see), since clients repeat the same kinds of requests; a classifier
@@ -300,21 +304,21 @@ class Classifier:
         """
         info, user = digest.request_info, digest.user
         # The server caches the parsed request and the user of short, repeated
-        # requests and hands over the same objects, so most decisions are found
-        # by identity first.
-        identity = (id(info), id(user))
+        # requests and hands over the same objects, so most routes are found by
+        # identity first. Two pairs may share a key: the entry checks its objects.
+        identity = id(info) ^ (id(user) << 1)
         seen = self._seen.get(identity)
         if seen is not None and seen.info is info and seen.user is user:
-            position = seen.position
-        else:
-            memoize = _is_small(digest)
-            position = self._decide(digest, memoize)
-            if memoize:
-                if len(self._seen) >= SEEN_CACHE_SIZE:
-                    self._seen.clear()
-                # The entry holds both objects, so their ids cannot be reused meanwhile.
-                self._seen[identity] = _Seen(info, user, position)
-        return None if position is None else self.flow_schemas[position]
+            return seen
+        memoize = _is_small(digest)
+        position = self._decide(digest, memoize)
+        found = Route(info, user, None if position is None else self.flow_schemas[position])
+        if memoize:
+            if len(self._seen) >= SEEN_CACHE_SIZE:
+                self._seen.clear()
+            # The entry holds both objects, so their ids cannot be reused meanwhile.
+            self._seen[identity] = found
+        return found
 
     def _decide(self, digest: RequestDigest, memoize: bool) -> int | None:
         """The match position, from the memo by decision key or by matching."""
@@ -398,10 +402,14 @@ def _first_non_resource(clauses: list[_NonResourceClause], verb: str, best: int)
 
 def flow_distinguisher(fs: FlowSchemaDigest, digest: RequestDigest) -> str:
     """The flow distinguisher by the schema's method: user name, namespace, or ``""``."""
+    return _distinguisher(fs, digest.request_info, digest.user)
+
+
+def _distinguisher(fs: FlowSchemaDigest, info: RequestInfo, user: UserInfo) -> str:
     if fs.distinguisher_method == DistinguisherMethod.BY_USER:
-        return digest.user.name
+        return user.name
     if fs.distinguisher_method == DistinguisherMethod.BY_NAMESPACE:
-        return digest.request_info.namespace
+        return info.namespace
     return ""
 
 
@@ -412,15 +420,34 @@ def flow_hash(flow_schema: str, distinguisher: str) -> int:
     return int.from_bytes(hashlib.sha256(data).digest()[:8], "little")
 
 
+class Route:
+    """Where one request goes: the matching schema (None: no match) and its flow.
+
+    The flow distinguisher and hash depend only on the schema and the request,
+    so a remembered route carries them too; it also keeps the very request-info
+    and user objects it was made for (see ``Classifier.route``).
+    """
+
+    __slots__ = ("distinguisher", "flow_schema", "hash_value", "info", "user")
+
+    def __init__(self, info: RequestInfo, user: UserInfo, fs: FlowSchemaDigest | None) -> None:
+        self.info: Final = info
+        self.user: Final = user
+        self.flow_schema: Final = fs
+        distinguisher = "" if fs is None else _distinguisher(fs, info, user)
+        self.distinguisher: Final = distinguisher
+        self.hash_value: Final = 0 if fs is None else flow_hash(fs.name, distinguisher)
+
+
 # Memoised decisions per classifier; cleared wholesale when full.
-DECISION_CACHE_SIZE = 4096
-_UNKNOWN = object()
+DECISION_CACHE_SIZE: Final = 4096
+_UNKNOWN: Final = object()
 # Decisions by the identity of the request and user objects. Entries keep
 # their objects alive, and anonymous clients choose paths, queries and (with
 # impersonation rights) users: only requests whose parts total at most
 # MEMO_MAX_CHARS characters are remembered, in either memo.
-SEEN_CACHE_SIZE = 4096
-MEMO_MAX_CHARS = 1024
+SEEN_CACHE_SIZE: Final = 4096
+MEMO_MAX_CHARS: Final = 1024
 
 
 def _is_small(digest: RequestDigest) -> bool:
@@ -434,17 +461,6 @@ def _is_small(digest: RequestDigest) -> bool:
     for name, values in user.extra.items():
         size += len(name) + sum(len(v) for v in values)
     return size <= MEMO_MAX_CHARS
-
-
-class _Seen:
-    """A decision remembered with the very objects it was made for."""
-
-    __slots__ = ("info", "position", "user")
-
-    def __init__(self, info: RequestInfo, user: UserInfo, position: int | None) -> None:
-        self.info = info
-        self.user = user
-        self.position = position
 
 
 def _decision_key(digest: RequestDigest) -> tuple[object, ...]:

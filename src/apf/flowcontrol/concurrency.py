@@ -16,12 +16,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 # Smoothing of seat demand between readjustments (half-life about 5 minutes).
-SMOOTHING_KEEP = 0.977
-MIN_TARGET = 0.001
-EPSILON = 1e-7
-MAX_SEATS_FRACTION = 0.15
+SMOOTHING_KEEP: Final = 0.977
+MIN_TARGET: Final = 0.001
+EPSILON: Final = 1e-7
+MAX_SEATS_FRACTION: Final = 0.15
 
 
 def go_round(x: float) -> int:

@@ -38,7 +38,7 @@ import random
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from apf.api import bootstrap
 from apf.api.errors import StatusError
@@ -89,19 +89,19 @@ Object = dict[str, Any]
 
 logger = logging.getLogger(__name__)
 
-EXEMPT = "exempt"
-CATCH_ALL = "catch-all"
-READJUST_PERIOD_SECONDS = 10.0
-MAX_WAIT_SECONDS = 60.0
-FIELD_MANAGER = "api-priority-and-fairness-config-consumer-v1"
-DANGLING = "Dangling"
+EXEMPT: Final = "exempt"
+CATCH_ALL: Final = "catch-all"
+READJUST_PERIOD_SECONDS: Final = 10.0
+MAX_WAIT_SECONDS: Final = 60.0
+FIELD_MANAGER: Final = "api-priority-and-fairness-config-consumer-v1"
+DANGLING: Final = "Dangling"
 # At most this many condition writes per schema in any rolling window.
-STATUS_WRITES_PER_WINDOW = 6
-STATUS_WRITE_WINDOW_SECONDS = 60.0
-STATUS_RETRY_MIN_SECONDS = 30.0
-STATUS_RETRY_MAX_SECONDS = 74.0
-WATCH_RETRY_MIN_SECONDS = 0.2
-WATCH_RETRY_MAX_SECONDS = 30.0
+STATUS_WRITES_PER_WINDOW: Final = 6
+STATUS_WRITE_WINDOW_SECONDS: Final = 60.0
+STATUS_RETRY_MIN_SECONDS: Final = 30.0
+STATUS_RETRY_MAX_SECONDS: Final = 74.0
+WATCH_RETRY_MIN_SECONDS: Final = 0.2
+WATCH_RETRY_MAX_SECONDS: Final = 30.0
 
 
 def wait_limit_seconds(timeout_seconds: float | None, request_timeout_seconds: float) -> float:
@@ -626,7 +626,8 @@ class Controller:
             raise RuntimeError("the APF controller has not been started")
 
         # 1. Classify; the catch-all schema takes what nothing else claims.
-        fs = state.classifier.classify(digest)
+        route = state.classifier.route(digest)
+        fs = route.flow_schema
         if fs is None:
             logger.warning("request matched no flow schema", extra={"user": digest.user.name})
             fs = state.catch_all
@@ -636,8 +637,11 @@ class Controller:
         # 2. Flow, width and deadline.
         distinguisher, hash_value = "", 0
         if queuing is not None and queuing.queues > 1:
-            distinguisher = flow_distinguisher(fs, digest)
-            hash_value = flow_hash(fs.name, distinguisher)
+            if route.flow_schema is fs:
+                distinguisher, hash_value = route.distinguisher, route.hash_value
+            else:
+                distinguisher = flow_distinguisher(fs, digest)
+                hash_value = flow_hash(fs.name, distinguisher)
         info = digest.request_info
         width = self._estimator.estimate(info, level_max_seats=level.max_seats)
         watch_count = None

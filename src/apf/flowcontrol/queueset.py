@@ -49,7 +49,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from apf.flowcontrol.clock import Clock, RealClock, TimerHandle
 from apf.flowcontrol.shuffleshard import Dealer
@@ -57,9 +57,9 @@ from apf.flowcontrol.shuffleshard import Dealer
 logger = logging.getLogger(__name__)
 
 # Estimated service time of one seat of initial work (the reference's G), seconds.
-ESTIMATED_SERVICE_SECONDS = 0.003
+ESTIMATED_SERVICE_SECONDS: Final = 0.003
 # Flows whose hands are remembered per queue set; the cache starts over when full.
-MAX_CACHED_HANDS = 4096
+MAX_CACHED_HANDS: Final = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +96,9 @@ class RequestState(enum.StrEnum):
     REJECTED = "rejected"
 
 
-QUEUE_FULL = "queue-full"
-CONCURRENCY_LIMIT = "concurrency-limit"
-TIME_OUT = "time-out"
+QUEUE_FULL: Final = "queue-full"
+CONCURRENCY_LIMIT: Final = "concurrency-limit"
+TIME_OUT: Final = "time-out"
 
 
 class QueueSetObserver(Protocol):
@@ -290,7 +290,7 @@ class QueuedRequest:
 
 
 # Virtual times and work in snapshots are fixed-point seat-seconds, as the dumps print them.
-SEAT_SECONDS_SCALE = 100_000_000
+SEAT_SECONDS_SCALE: Final = 100_000_000
 
 
 def _fixed(seat_seconds: float) -> int:

@@ -7,9 +7,10 @@ same queues as it would on kube-apiserver.
 from __future__ import annotations
 
 import math
+from typing import Final
 
-MAX_HASH_BITS = 60
-MAX_DECK_SIZE = 1 << 26
+MAX_HASH_BITS: Final = 60
+MAX_DECK_SIZE: Final = 1 << 26
 
 
 def entropy_bits(deck_size: int, hand_size: int) -> int:

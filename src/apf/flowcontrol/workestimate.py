@@ -21,18 +21,19 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
 from apf.flowcontrol.digest import RequestInfo
 from apf.flowcontrol.queueset import WorkEstimate
 
-MINIMUM_SEATS = 1
-MAXIMUM_SEATS_LIMIT = 10
-OBJECTS_PER_SEAT = 100
-WATCHES_PER_SEAT = 10
+MINIMUM_SEATS: Final = 1
+MAXIMUM_SEATS_LIMIT: Final = 10
+OBJECTS_PER_SEAT: Final = 100
+WATCHES_PER_SEAT: Final = 10
 # Work each watch event adds per final seat, in seconds.
-EVENT_ADDITIONAL_DURATION_SECONDS = 0.005
+EVENT_ADDITIONAL_DURATION_SECONDS: Final = 0.005
 
-MUTATING_VERBS = frozenset({"create", "update", "patch", "delete"})
+MUTATING_VERBS: Final = frozenset({"create", "update", "patch", "delete"})
 
 # Counts objects of a resource keyed ``resource`` (core) or ``resource.group``;
 # None when the resource is unknown (e.g. served by another server).
@@ -40,7 +41,7 @@ ObjectCounter = Callable[[str], int | None]
 
 
 # Estimates with only initial seats are immutable and few: built once, shared.
-_SEATS = tuple(WorkEstimate(initial_seats=n) for n in range(MAXIMUM_SEATS_LIMIT + 1))
+_SEATS: Final = tuple(WorkEstimate(initial_seats=n) for n in range(MAXIMUM_SEATS_LIMIT + 1))
 
 
 def seats_estimate(seats: int) -> WorkEstimate:
@@ -143,7 +144,7 @@ class ListOptions:
 
 
 # What a list without query parameters asks for.
-_NO_LIST_OPTIONS = ListOptions(
+_NO_LIST_OPTIONS: Final = ListOptions(
     limit=0,
     resource_version="",
     resource_version_match="",
