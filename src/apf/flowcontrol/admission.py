@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from typing import Final, Protocol
 
-from apf.flowcontrol.digest import RequestDigest
+from apf.flowcontrol.digest import RequestDigest, RequestInfo, UserInfo
 
 
 class RejectReason(enum.StrEnum):
@@ -85,5 +85,19 @@ class Admitter(Protocol):
 
         Most requests are dispatched or rejected at once; only a queued one needs
         a task (and a watch on the client connection) while it waits.
+        """
+        ...
+
+    def admit_request(
+        self,
+        info: RequestInfo,
+        user: UserInfo,
+        received_at: float,
+        timeout_seconds: float | None,
+    ) -> Ticket | Pending:
+        """``admit_nowait`` from the request's parts: the server's call.
+
+        The engine builds the digest and the options itself; compiled, that
+        costs a fraction of building them in interpreted code and passing them.
         """
         ...

@@ -13,7 +13,7 @@ import itertools
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Final, Protocol
 
 
 class TimerHandle(Protocol):
@@ -34,6 +34,10 @@ class Clock(Protocol):
         ...
 
 
+# Compiled, a module attribute is looked up on every use; a Final name is not.
+_MONOTONIC: Final = time.monotonic
+
+
 class RealClock:
     """``time.monotonic`` and the running loop's timers.
 
@@ -43,7 +47,7 @@ class RealClock:
     """
 
     def now(self) -> float:
-        return time.monotonic()
+        return _MONOTONIC()
 
     def wall(self) -> datetime:
         return datetime.now(UTC)

@@ -61,7 +61,7 @@ from apf.flowcontrol.concurrency import (
     readjust,
     static_limits,
 )
-from apf.flowcontrol.digest import RequestDigest, RequestInfo
+from apf.flowcontrol.digest import RequestDigest, RequestInfo, UserInfo
 from apf.flowcontrol.metrics import LevelDemand, LevelLimitSeats, LevelObserver, Metrics
 from apf.flowcontrol.queueset import (
     QueuedRequest,
@@ -616,6 +616,18 @@ class Controller:
         if isinstance(result, PendingAdmission):
             return await result.wait()
         return result
+
+    def admit_request(
+        self,
+        info: RequestInfo,
+        user: UserInfo,
+        received_at: float,
+        timeout_seconds: float | None,
+    ) -> AdmissionTicket | PendingAdmission:
+        """``admit_nowait`` from the request's parts (see ``Admitter``)."""
+        return self.admit_nowait(
+            RequestDigest(info, user), AdmitOptions(received_at, timeout_seconds)
+        )
 
     def admit_nowait(
         self, digest: RequestDigest, options: AdmitOptions

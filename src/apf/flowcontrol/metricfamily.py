@@ -44,27 +44,39 @@ class Value:
 
 
 class Buckets:
-    """One histogram: per-bucket counts (not cumulative), sum and count."""
+    """One histogram: per-bucket counts (not cumulative), sum and count.
 
-    __slots__ = ("bounds", "counts", "first", "second", "total")
+    Most samples land in the first two buckets (no wait, a short queue, one
+    seat, a quick handler): their bounds and counts are kept apart, as plain
+    numbers, so observing one costs neither the binary search nor a new int
+    object for the list. A missing bound is +Inf, which sends the sample to the
+    +Inf bucket all the same.
+    """
+
+    __slots__ = ("bounds", "first", "first_count", "rest", "second", "second_count", "total")
 
     def __init__(self, bounds: Sequence[float]) -> None:
         self.bounds = tuple(bounds)
-        self.counts = [0] * (len(bounds) + 1)  # the last is +Inf
-        self.total = 0.0
-        # Most samples land in the first two buckets (no wait, a short queue, one
-        # seat, a quick handler): their bounds are kept apart, as plain floats, so
-        # observe settles those without the binary search. A missing bound is
-        # +Inf, which sends the sample to the +Inf bucket all the same.
         self.first = self.bounds[0] if self.bounds else math.inf
         self.second = self.bounds[1] if len(self.bounds) > 1 else math.inf
+        self.first_count = 0
+        self.second_count = 0
+        # The buckets after the second one, the last being +Inf.
+        self.rest = [0] * max(0, len(self.bounds) - 1)
+        self.total = 0.0
+
+    @property
+    def counts(self) -> list[int]:
+        """Every bucket's count, +Inf last."""
+        return [self.first_count, self.second_count, *self.rest][: len(self.bounds) + 1]
 
     def observe(self, value: float) -> None:
-        if value <= self.second:
-            index = 0 if value <= self.first else 1
+        if value <= self.first:
+            self.first_count += 1
+        elif value <= self.second:
+            self.second_count += 1
         else:
-            index = bisect.bisect_left(self.bounds, value)
-        self.counts[index] += 1
+            self.rest[bisect.bisect_left(self.bounds, value) - 2] += 1
         self.total += value
 
 

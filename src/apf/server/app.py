@@ -18,8 +18,8 @@ from typing import Any
 
 from apf.api import errors
 from apf.api.errors import StatusError
-from apf.flowcontrol.admission import AdmitOptions, Admitter, Pending, Ticket
-from apf.flowcontrol.digest import RequestDigest, RequestInfo, UserInfo
+from apf.flowcontrol.admission import Admitter, Pending, Ticket
+from apf.flowcontrol.digest import RequestInfo, UserInfo
 from apf.server.headers import RAW_HEADERS_EXTENSION, encode_headers, header_name
 from apf.server.http import (
     AnyResponse,
@@ -151,9 +151,8 @@ class ApiServer:
         assert request.request_info is not None
         assert request.user is not None
         info = request.request_info
-        digest = RequestDigest(info, request.user)
         timeout = _timeout(request) if request.raw_query else None
-        result = admitter.admit_nowait(digest, AdmitOptions(request.received_at, timeout))
+        result = admitter.admit_request(info, request.user, request.received_at, timeout)
         if isinstance(result, Pending):
             waited = await _wait_unless_disconnected(result, receive)
             if waited is None:
