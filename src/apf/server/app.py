@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
@@ -20,7 +21,13 @@ from apf.api import errors
 from apf.api.errors import StatusError
 from apf.flowcontrol.admission import Admitter, Pending, Ticket
 from apf.flowcontrol.digest import RequestInfo, UserInfo
-from apf.server.headers import RAW_HEADERS_EXTENSION, encode_headers, header_name
+from apf.server.headers import (
+    RAW_HEADERS_EXTENSION,
+    HeaderBlock,
+    encode_headers,
+    header_block,
+    header_name,
+)
 from apf.server.http import (
     AnyResponse,
     Request,
@@ -161,14 +168,11 @@ class ApiServer:
             ticket: Ticket = waited
         else:
             ticket = result  # dispatched or rejected at once: the common, cheap path
-        pf_headers = [
-            (FS_UID_HEADER, ticket.flow_schema_uid),
-            (PL_UID_HEADER, ticket.priority_level_uid),
-        ]
+        pf_headers = _pf_headers(ticket.flow_schema_uid, ticket.priority_level_uid)
         request.on_complete.append(ticket.finish)
         if ticket.rejected is not None:
-            return _too_many_requests(ticket.retry_after_seconds, pf_headers)
-        request.response_headers.extend(pf_headers)
+            return _too_many_requests(ticket.retry_after_seconds, list(pf_headers.pairs))
+        request.header_block = pf_headers
         if info.verb == "watch":
             request.on_initialized = ticket.initialized
         return await self._authorize_and_route(request)
@@ -219,6 +223,12 @@ async def _wait_unless_disconnected(pending: Pending, receive: Receive) -> Ticke
 async def _wait_disconnect(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
+
+
+@functools.lru_cache(maxsize=1024)
+def _pf_headers(flow_schema_uid: str, priority_level_uid: str) -> HeaderBlock:
+    """The X-Kubernetes-PF-* headers naming a schema and a level, encoded once."""
+    return header_block(((FS_UID_HEADER, flow_schema_uid), (PL_UID_HEADER, priority_level_uid)))
 
 
 def _too_many_requests(retry_after_seconds: int, headers: list[tuple[str, str]]) -> Response:
@@ -301,7 +311,15 @@ async def _send_response(
     else:
         pairs.append(DEFAULT_CACHE_CONTROL)
     raw_lines = scope.get("extensions", _NO_EXTENSIONS).get(RAW_HEADERS_EXTENSION)
+    block = request.header_block
+    block_lines = None
+    if block is not None:
+        block_lines = block.lines if raw_lines is not None else None
+        if block_lines is None:
+            pairs += block.pairs
     headers = encode_headers(pairs, raw_lines)
+    if raw_lines is not None and block_lines is not None:
+        raw_lines.append(block_lines)
     if isinstance(response, Response):
         headers.append((b"content-length", b"%d" % len(response.body)))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 RAW_HEADERS_EXTENSION = "apf.response.raw_headers"
 # Headers uvicorn acts on (framing, keep-alive): these always go the ASGI way.
@@ -58,6 +59,26 @@ def encode_headers(
             lines.append(line)
     raw_lines += lines  # all at once, after the last step that could fail
     return headers
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderBlock:
+    """A fixed group of headers, checked and encoded once, for many responses.
+
+    ``lines`` holds the finished lines for the protocol's extension, or None
+    when some pair fails the checks (then the pairs go the ASGI way).
+    """
+
+    pairs: tuple[tuple[str, str], ...]
+    lines: bytes | None
+
+
+def header_block(pairs: Iterable[tuple[str, str]]) -> HeaderBlock:
+    """The block of ``pairs``: keep one per group of values and send it with each answer."""
+    pairs = tuple(pairs)
+    lines = [header_line(name, value) for name, value in pairs]
+    joined = None if None in lines else b"".join(line for line in lines if line is not None)
+    return HeaderBlock(pairs, joined)
 
 
 def header_line(name: str, value: str) -> bytes | None:

@@ -17,6 +17,7 @@ import orjson
 
 from apf.api.errors import StatusError
 from apf.flowcontrol.digest import RequestInfo, UserInfo
+from apf.server.headers import HeaderBlock
 
 
 @dataclass(slots=True)
@@ -31,8 +32,10 @@ class Request:
     user: UserInfo | None = None
     # Monotonic time the request arrived.
     received_at: float = 0.0
-    # Extra response headers filters add (APF's X-Kubernetes-PF-*, Warning).
+    # Extra response headers filters add (Warning), and a fixed block (APF's
+    # X-Kubernetes-PF-*), encoded once for every response that carries it.
     response_headers: list[tuple[str, str]] = field(default_factory=list)
+    header_block: HeaderBlock | None = None
     # Called by a watch handler once its initial events are written.
     on_initialized: Callable[[], None] | None = None
     # Run once the response is fully written (or the connection is gone): seat releases.
