@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from apf.flowcontrol.classifier import (
+    RECENT_ROUTES,
     SEEN_CACHE_SIZE,
     Classifier,
     FlowSchemaDigest,
@@ -599,5 +600,7 @@ def test_the_memos_stay_bounded_and_skip_large_requests() -> None:
 
     assert [fs.name if fs else None for fs in answers] == ["alice-only"] * 3
     assert 0 < len(classifier._seen) <= SEEN_CACHE_SIZE
-    remembered = [(seen.info, seen.user) for seen in classifier._seen.values()]
+    recent = [route for route in classifier._recent if route is not None]
+    assert 0 < len(recent) <= RECENT_ROUTES
+    remembered = [(seen.request_info, seen.user) for seen in [*classifier._seen.values(), *recent]]
     assert all(info not in large and user is user_info for info, user in remembered)

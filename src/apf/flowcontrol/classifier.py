@@ -274,6 +274,7 @@ class Classifier:
         # Memoised match positions by _decision_key (None: nothing matched).
         self._decisions: dict[tuple[object, ...], object] = {}
         self._seen: dict[int, Route] = {}
+        self._recent: list[Route | None] = [None] * RECENT_ROUTES
         for position, fs in enumerate(self.flow_schemas):
             for rule in fs.rules:
                 self._add_rule(position, rule)
@@ -293,31 +294,42 @@ class Classifier:
 
     def classify(self, digest: RequestDigest) -> FlowSchemaDigest | None:
         """The first matching schema in matching order, or None when none matches."""
-        return self.route(digest).flow_schema
+        return self.route(digest.request_info, digest.user).flow_schema
 
-    def route(self, digest: RequestDigest) -> Route:
+    def route(self, info: RequestInfo, user: UserInfo) -> Route:
         """The matching schema with the request's flow under it.
 
         Decisions are memoised per (user, groups, request attributes that rules
         can see), since clients repeat the same kinds of requests; a classifier
         lives for one configuration generation, so the memo never goes stale.
         """
-        info, user = digest.request_info, digest.user
         # The server caches the parsed request and the user of short, repeated
         # requests and hands over the same objects, so most routes are found by
-        # identity first. Two pairs may share a key: the entry checks its objects.
-        identity = id(info) ^ (id(user) << 1)
+        # identity: first in a small direct-mapped table (no hashing), then in a
+        # dict. Pairs may share a slot or a key: an entry checks its objects.
+        info_id, user_id = id(info), id(user)
+        slot = ((info_id >> 4) ^ (user_id >> 4)) & (RECENT_ROUTES - 1)
+        recent = self._recent[slot]
+        if recent is not None and recent.request_info is info and recent.user is user:
+            return recent
+        identity = info_id ^ (user_id << 1)
         seen = self._seen.get(identity)
-        if seen is not None and seen.info is info and seen.user is user:
-            return seen
+        if seen is None or seen.request_info is not info or seen.user is not user:
+            return self._new_route(info, user, identity, slot)
+        self._recent[slot] = seen
+        return seen
+
+    def _new_route(self, info: RequestInfo, user: UserInfo, identity: int, slot: int) -> Route:
+        digest = RequestDigest(info, user)
         memoize = _is_small(digest)
         position = self._decide(digest, memoize)
         found = Route(info, user, None if position is None else self.flow_schemas[position])
         if memoize:
             if len(self._seen) >= SEEN_CACHE_SIZE:
                 self._seen.clear()
-            # The entry holds both objects, so their ids cannot be reused meanwhile.
+            # Entries hold both objects, so their ids cannot be reused meanwhile.
             self._seen[identity] = found
+            self._recent[slot] = found
         return found
 
     def _decide(self, digest: RequestDigest, memoize: bool) -> int | None:
@@ -420,23 +432,29 @@ def flow_hash(flow_schema: str, distinguisher: str) -> int:
     return int.from_bytes(hashlib.sha256(data).digest()[:8], "little")
 
 
-class Route:
+class Route(RequestDigest):
     """Where one request goes: the matching schema (None: no match) and its flow.
 
     The flow distinguisher and hash depend only on the schema and the request,
-    so a remembered route carries them too; it also keeps the very request-info
-    and user objects it was made for (see ``Classifier.route``).
+    so a remembered route carries them too. It is the request's digest as well,
+    made of the very request-info and user objects it was found for (see
+    ``Classifier.route``), so the engine passes it on instead of a new digest.
     """
 
-    __slots__ = ("distinguisher", "flow_schema", "hash_value", "info", "user")
+    __slots__ = ("distinguisher", "flow_schema", "hash_value")
 
     def __init__(self, info: RequestInfo, user: UserInfo, fs: FlowSchemaDigest | None) -> None:
-        self.info: Final = info
-        self.user: Final = user
+        super().__init__(info, user)
         self.flow_schema: Final = fs
         distinguisher = "" if fs is None else _distinguisher(fs, info, user)
         self.distinguisher: Final = distinguisher
         self.hash_value: Final = 0 if fs is None else flow_hash(fs.name, distinguisher)
+
+    def __repr__(self) -> str:
+        name = None if self.flow_schema is None else self.flow_schema.name
+        return (
+            f"Route(request_info={self.request_info!r}, user={self.user!r}, flow_schema={name!r})"
+        )
 
 
 # Memoised decisions per classifier; cleared wholesale when full.
@@ -447,6 +465,8 @@ _UNKNOWN: Final = object()
 # impersonation rights) users: only requests whose parts total at most
 # MEMO_MAX_CHARS characters are remembered, in either memo.
 SEEN_CACHE_SIZE: Final = 4096
+# Slots of the direct-mapped table in front of it (a power of two).
+RECENT_ROUTES: Final = 64
 MEMO_MAX_CHARS: Final = 1024
 
 

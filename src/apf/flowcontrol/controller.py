@@ -617,6 +617,14 @@ class Controller:
             return await result.wait()
         return result
 
+    def admit_nowait(
+        self, digest: RequestDigest, options: AdmitOptions
+    ) -> AdmissionTicket | PendingAdmission:
+        """``admit`` without suspending: a ticket, or the queued request to wait for."""
+        return self.admit_request(
+            digest.request_info, digest.user, options.received_at, options.timeout_seconds
+        )
+
     def admit_request(
         self,
         info: RequestInfo,
@@ -625,23 +633,16 @@ class Controller:
         timeout_seconds: float | None,
     ) -> AdmissionTicket | PendingAdmission:
         """``admit_nowait`` from the request's parts (see ``Admitter``)."""
-        return self.admit_nowait(
-            RequestDigest(info, user), AdmitOptions(received_at, timeout_seconds)
-        )
-
-    def admit_nowait(
-        self, digest: RequestDigest, options: AdmitOptions
-    ) -> AdmissionTicket | PendingAdmission:
-        """``admit`` without suspending: a ticket, or the queued request to wait for."""
         state = self._state
         if state is None:
             raise RuntimeError("the APF controller has not been started")
 
-        # 1. Classify; the catch-all schema takes what nothing else claims.
-        route = state.classifier.route(digest)
+        # 1. Classify; the catch-all schema takes what nothing else claims. The
+        # route doubles as the request's digest.
+        route = state.classifier.route(info, user)
         fs = route.flow_schema
         if fs is None:
-            logger.warning("request matched no flow schema", extra={"user": digest.user.name})
+            logger.warning("request matched no flow schema", extra={"user": user.name})
             fs = state.catch_all
         level = state.levels[fs.priority_level]
         queuing = level.spec.queuing
@@ -652,29 +653,27 @@ class Controller:
             if route.flow_schema is fs:
                 distinguisher, hash_value = route.distinguisher, route.hash_value
             else:
-                distinguisher = flow_distinguisher(fs, digest)
+                distinguisher = flow_distinguisher(fs, route)
                 hash_value = flow_hash(fs.name, distinguisher)
-        info = digest.request_info
         width = self._estimator.estimate(info, level_max_seats=level.max_seats)
         watch_count = None
         if info.verb in MUTATING_VERBS:
             watch_count = self._estimator.watch_count(info)
         level.observer.on_estimated(fs.name, width.max_seats, watch_count)
-        timeout = options.timeout_seconds
         wait = (
             self._default_wait_seconds
-            if timeout is None
-            else wait_limit_seconds(timeout, self._request_timeout_seconds)
+            if timeout_seconds is None
+            else wait_limit_seconds(timeout_seconds, self._request_timeout_seconds)
         )
 
         # 3. Start; a queued request is handed back to be waited for.
         request = level.queue_set.start_request(
             hash_value=hash_value,
             width=width,
-            deadline=options.received_at + wait,
+            deadline=received_at + wait,
             flow_schema=fs.name,
             distinguisher=distinguisher,
-            descr=digest,
+            descr=route,
         )
         if request.state is RequestState.WAITING:
             return PendingAdmission(request, functools.partial(self._outcome, fs, level, request))
