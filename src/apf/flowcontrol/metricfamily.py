@@ -56,14 +56,15 @@ class Buckets:
     __slots__ = ("bounds", "first", "first_count", "rest", "second", "second_count", "total")
 
     def __init__(self, bounds: Sequence[float]) -> None:
-        self.bounds = tuple(bounds)
-        self.first = self.bounds[0] if self.bounds else math.inf
-        self.second = self.bounds[1] if len(self.bounds) > 1 else math.inf
+        # Compiled, the fields lie in this order: what every observation touches first.
+        self.first = bounds[0] if bounds else math.inf
         self.first_count = 0
+        self.total = 0.0
+        self.second = bounds[1] if len(bounds) > 1 else math.inf
         self.second_count = 0
+        self.bounds = tuple(bounds)
         # The buckets after the second one, the last being +Inf.
         self.rest = [0] * max(0, len(self.bounds) - 1)
-        self.total = 0.0
 
     @property
     def counts(self) -> list[int]:
