@@ -577,6 +577,34 @@ def test_a_repeated_request_gets_the_same_answer_from_the_memo() -> None:
     ]
 
 
+def test_routes_found_by_identity_never_mix_up_requests_or_users() -> None:
+    classifier = _by_name_classifier()
+    infos = [
+        RequestInfo(is_resource_request=True, path=f"/p/{i}", verb="get", resource="pods")
+        for i in range(40)
+    ]
+    users = [
+        UserInfo(name=name, groups=("system:authenticated",)) for name in ("alice", "bob", "carol")
+    ]
+    pairs = [(info, u) for info in infos for u in users]
+    expected = {
+        (id(info), id(u)): "alice-only" if u.name == "alice" else "rest" for info, u in pairs
+    }
+
+    # Three passes in different orders: more pairs than the direct-mapped table has slots.
+    first = {(id(i), id(u)): classifier.route(i, u) for i, u in pairs}
+    for order in (pairs[::-1], pairs[::7] + pairs):
+        for info, u in order:
+            found = classifier.route(info, u)
+            assert found is first[(id(info), id(u))]
+            assert found.request_info is info
+            assert found.user is u
+            assert found.flow_schema is not None
+            assert found.flow_schema.name == expected[(id(info), id(u))]
+            assert found.distinguisher == ""  # neither schema distinguishes flows
+            assert found.hash_value == flow_hash(found.flow_schema.name, "")
+
+
 def test_the_memos_stay_bounded_and_skip_large_requests() -> None:
     classifier = _by_name_classifier()
     user_info = UserInfo(name="alice", groups=("system:authenticated",))

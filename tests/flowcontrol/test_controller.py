@@ -195,6 +195,29 @@ async def test_controller_routes_ordinary_users_to_global_default(harness: Harne
     ticket.finish()
 
 
+async def test_controller_admits_from_the_request_parts_as_from_a_digest(
+    harness: Harness,
+) -> None:
+    digest = request("alice")
+    now = harness.clock.now()
+
+    from_parts = harness.controller.admit_request(digest.request_info, digest.user, now, None)
+    from_digest = harness.controller.admit_nowait(digest, AdmitOptions(received_at=now))
+
+    assert isinstance(from_parts, AdmissionTicket)
+    assert isinstance(from_digest, AdmissionTicket)
+    for ticket in (from_parts, from_digest):
+        assert (ticket.flow_schema_name, ticket.priority_level_name) == (
+            "global-default",
+            "global-default",
+        )
+        assert ticket.rejected is None
+        ticket.finish()
+    labels = {"priority_level": "global-default", "flow_schema": "global-default"}
+    assert harness.sample("apiserver_flowcontrol_dispatched_requests_total", **labels) == 2.0
+    assert harness.sample("apiserver_flowcontrol_current_executing_requests", **labels) == 0
+
+
 async def test_controller_imagines_builtins_with_empty_uids(tiny: Harness) -> None:
     ticket = await tiny.admit(request("alice"))
 

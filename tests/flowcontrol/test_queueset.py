@@ -12,12 +12,15 @@ from dataclasses import dataclass, field
 import pytest
 
 from apf.flowcontrol.clock import FakeClock
+from apf.flowcontrol.metrics import LevelObserver, Metrics
 from apf.flowcontrol.queueset import (
+    NativeObserver,
     QueuedRequest,
     QueueSet,
     QueuingConfig,
     RequestState,
     WorkEstimate,
+    as_native_observer,
 )
 
 
@@ -593,3 +596,43 @@ def test_queueset_removes_surplus_queue_when_its_last_waiter_times_out() -> None
 
     assert late.reject_reason == "time-out"
     assert len(sim.qs.statistics().queues) == 2
+
+
+def test_observers_compiled_with_the_engine_are_used_as_they_are_and_others_forwarded() -> None:
+    clock = FakeClock()
+    level = LevelObserver(Metrics(), "pl", call_later=clock.call_later)
+    assert as_native_observer(level) is level
+    assert type(as_native_observer(None)) is NativeObserver
+    recorder = Recorder(clock)
+    qs = QueueSet(
+        "pl",
+        clock,
+        queuing=QueuingConfig(queues=1, hand_size=1, queue_length_limit=1),
+        concurrency_limit=1,
+        observer=recorder,
+    )
+
+    def start(flow: str) -> QueuedRequest:
+        return qs.start_request(
+            hash_value=flow_hash("fs", flow),
+            width=WorkEstimate(initial_seats=1),
+            deadline=60.0,
+            flow_schema="fs",
+            distinguisher=flow,
+        )
+
+    first, waiting, refused = start("a"), start("b"), start("c")
+
+    qs.finish_request(first)
+
+    kinds = [kind for kind, _, _ in recorder.events]
+    assert kinds == [
+        "enqueued",
+        "dispatched",
+        "enqueued",
+        "rejected:queue-full",
+        "finished",
+        "dispatched",
+    ]
+    assert waiting.state is RequestState.EXECUTING
+    assert refused.state is RequestState.REJECTED

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from apf.server.headers import encode_headers, header_line
+from apf.server.headers import encode_headers, header_block, header_line
 
 UID = "72ba1c09-54d9-4472-8225-5e122b634035"
 
@@ -88,3 +88,17 @@ def test_a_failure_midway_leaves_no_lines_behind() -> None:
         encode_headers([("content-type", "application/json"), ("X-Broken", broken)], raw_lines)
 
     assert raw_lines == []
+
+
+def test_a_header_block_is_encoded_once_as_finished_lines() -> None:
+    block = header_block([("X-Kubernetes-PF-FlowSchema-UID", "u1"), ("X-Other", "")])
+
+    assert block.pairs == (("X-Kubernetes-PF-FlowSchema-UID", "u1"), ("X-Other", ""))
+    assert block.lines == b"x-kubernetes-pf-flowschema-uid: u1\r\nx-other: \r\n"
+
+
+def test_a_header_block_with_a_bad_pair_keeps_only_its_pairs() -> None:
+    block = header_block([("X-Good", "v"), ("X-Bad", "line\nbreak")])
+
+    assert block.lines is None
+    assert block.pairs == (("X-Good", "v"), ("X-Bad", "line\nbreak"))
