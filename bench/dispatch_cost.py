@@ -1,11 +1,13 @@
 """Parts 2 and 5: what APF costs per request in-process, and how that scales.
 
-Dispatch cost (part 2) goes through the real ``Controller.admit_nowait`` (the server's call)
+Dispatch cost (part 2) goes through the real ``Controller.admit_request`` (the server's call)
 and ``ticket.finish`` with a synthetic configuration of 10, 100 or 1,000 FlowSchemas over 8
 or 64 priority levels. It times classification, width estimation, enqueueing, dispatch and
 finishing:
 
-- uncontended: the level has free seats, so ``admit_nowait`` returns the ticket at once;
+- uncontended: the level has free seats, so ``admit_request`` returns the ticket at once;
+- uncontended_cold: the same, with 4 MiB written between two samples so that every one
+  starts with the engine's data out of the CPU caches, as in a loaded server;
 - queued: every level is kept full; each timed step enqueues one request, finishes the
   oldest executing one, and resumes whichever waiting request that dispatched. The time the
   request spends waiting is not in the figure.
@@ -59,6 +61,11 @@ FAR_DEADLINE_SECONDS = 1e9
 # Simulated time between two scaling steps (20,000 requests/s); the burst figures keep the
 # clock still, so every step arrives in the same instant, as within one event-loop turn.
 STEP_SECONDS = 0.00005
+# The cold figure: bytes written between two samples (more than a core's L2 cache here),
+# and it takes one sample for every COLD_SAMPLES_DIVISOR warm ones.
+EVICT_BYTES = 4 * 1024 * 1024
+CACHE_LINE_BYTES = 64
+COLD_SAMPLES_DIVISOR = 10
 BURST_QUEUE_COUNTS = (128, 512)
 
 
@@ -81,6 +88,30 @@ def _uncontended_samples(engine: Engine, count: int) -> list[int]:
         step = drive(engine, digest)
         ticket = step.ticket
         if ticket is None:
+            raise RuntimeError("an uncontended request was queued")
+        ticket.finish()
+        samples.append(clock() - start)
+    return samples
+
+
+def _cold_samples(engine: Engine, count: int) -> list[int]:
+    """As ``_uncontended_samples``, with the CPU caches flushed of the engine's data first.
+
+    Between two requests a live server touches more memory than a core's cache holds (the
+    TLS buffers and sockets of many connections), so each admission starts cold: this is
+    closer to what a request pays there than the figure with warm caches.
+    """
+    scratch = bytearray(EVICT_BYTES)
+    zeros = bytes(EVICT_BYTES // CACHE_LINE_BYTES)
+    samples: list[int] = []
+    clock = time.perf_counter_ns
+    admit, received_at = engine.controller.admit_request, engine.options.received_at
+    for digest in cycle(engine.requests, count):
+        info, user = digest.request_info, digest.user
+        scratch[::CACHE_LINE_BYTES] = zeros  # one write per cache line
+        start = clock()
+        ticket = admit(info, user, received_at, None)
+        if not isinstance(ticket, AdmissionTicket):
             raise RuntimeError("an uncontended request was queued")
         ticket.finish()
         samples.append(clock() - start)
@@ -155,12 +186,14 @@ async def dispatch_cost(
         _uncontended_samples(engine, warmup)
         with gc_paused():
             uncontended = _uncontended_samples(engine, samples)
+            cold = _cold_samples(engine, max(1, samples // COLD_SAMPLES_DIVISOR))
         await _queued_samples(engine, shape, warmup)
         with gc_paused():
             queued = await _queued_samples(engine, shape, samples)
     finally:
         await engine.close()
     result = {f"uncontended_{k}": v for k, v in median_p99_us(uncontended).items()}
+    result.update({f"uncontended_cold_{k}": v for k, v in median_p99_us(cold).items()})
     result.update({f"queued_{k}": v for k, v in median_p99_us(queued).items()})
     return result
 

@@ -2,7 +2,7 @@
 
 ``make_controller`` stores a synthetic configuration (priority levels and FlowSchemas, one
 user per schema) in memory storage and starts the real ``Controller`` on a ``FakeClock``.
-``drive`` admits a request the way the server does, with ``admit_nowait``: a request the
+``drive`` admits a request the way the server does, with ``admit_request``: a request the
 engine dispatches at once gets its ticket there; a queued one gets a pending admission whose
 ``wait`` coroutine is stepped by hand up to its wait, which lets the benchmarks time
 enqueueing, dispatch and finishing while leaving the waiting out.
@@ -194,7 +194,10 @@ class Step:
 
 def drive(engine: Engine, digest: RequestDigest) -> Step:
     """Admit ``digest``: its ticket at once, or its wait run up to where it suspends."""
-    result = engine.controller.admit_nowait(digest, engine.options)
+    options = engine.options
+    result = engine.controller.admit_request(
+        digest.request_info, digest.user, options.received_at, options.timeout_seconds
+    )
     if isinstance(result, AdmissionTicket):
         return Step(ticket=result)
     step = Step(coroutine=result.wait())
