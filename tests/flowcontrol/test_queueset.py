@@ -14,6 +14,7 @@ import pytest
 from apf.flowcontrol.clock import FakeClock
 from apf.flowcontrol.metrics import LevelObserver, Metrics
 from apf.flowcontrol.queueset import (
+    FlowHand,
     NativeObserver,
     QueuedRequest,
     QueueSet,
@@ -636,3 +637,42 @@ def test_observers_compiled_with_the_engine_are_used_as_they_are_and_others_forw
     ]
     assert waiting.state is RequestState.EXECUTING
     assert refused.state is RequestState.REJECTED
+
+
+def test_a_kept_flow_hand_picks_the_queues_a_fresh_deal_picks_until_the_deal_changes() -> None:
+    def queue_set() -> QueueSet:
+        return QueueSet(
+            "pl",
+            FakeClock(),
+            queuing=QueuingConfig(queues=8, hand_size=3, queue_length_limit=10),
+            concurrency_limit=2,
+        )
+
+    kept, fresh = queue_set(), queue_set()
+    hands = {flow: FlowHand() for flow in ("a", "b", "c")}
+
+    def start(qs: QueueSet, flow: str, hand: FlowHand | None) -> QueuedRequest:
+        return qs.start_request(
+            hash_value=flow_hash("fs", flow),
+            width=WorkEstimate(initial_seats=1),
+            deadline=60.0,
+            flow_schema="fs",
+            distinguisher=flow,
+            hand=hand,
+        )
+
+    # Some start at once, later ones wait: both ways of picking a queue are exercised.
+    flows = ["a", "b", "c", "a", "a", "b", "c", "c", "a", "b"]
+    with_hand = [start(kept, flow, hands[flow]).queue_index for flow in flows]
+    without = [start(fresh, flow, None).queue_index for flow in flows]
+
+    assert with_hand == without
+    assert all(hand.dealer is kept.dealer for hand in hands.values())
+    assert {len(hand.queues) for hand in hands.values()} == {6}  # three queues, twice over
+
+    kept.reconfigure(
+        queuing=QueuingConfig(queues=16, hand_size=4, queue_length_limit=10), concurrency_limit=2
+    )
+    start(kept, "a", hands["a"])
+    assert hands["a"].dealer is kept.dealer
+    assert len(hands["a"].queues) == 8

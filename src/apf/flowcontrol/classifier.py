@@ -441,7 +441,7 @@ class Route(RequestDigest):
     ``Classifier.route``), so the engine passes it on instead of a new digest.
     """
 
-    __slots__ = ("distinguisher", "flow_schema", "hash_value")
+    __slots__ = ("distinguisher", "flow_schema", "hash_value", "target")
 
     def __init__(self, info: RequestInfo, user: UserInfo, fs: FlowSchemaDigest | None) -> None:
         super().__init__(info, user)
@@ -449,6 +449,9 @@ class Route(RequestDigest):
         distinguisher = "" if fs is None else _distinguisher(fs, info, user)
         self.distinguisher: Final = distinguisher
         self.hash_value: Final = 0 if fs is None else flow_hash(fs.name, distinguisher)
+        # What the classifier's owner derived from this route and keeps with it (the
+        # controller: the priority level it leads to); valid as long as the classifier.
+        self.target: object = None
 
     def __repr__(self) -> str:
         name = None if self.flow_schema is None else self.flow_schema.name

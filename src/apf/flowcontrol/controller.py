@@ -48,6 +48,7 @@ from apf.flowcontrol.admission import AdmitOptions, Pending, RejectReason
 from apf.flowcontrol.classifier import (
     Classifier,
     FlowSchemaDigest,
+    Route,
     digest_flow_schema,
     flow_distinguisher,
     flow_hash,
@@ -64,6 +65,7 @@ from apf.flowcontrol.concurrency import (
 from apf.flowcontrol.digest import RequestDigest, RequestInfo, UserInfo
 from apf.flowcontrol.metrics import LevelDemand, LevelLimitSeats, LevelObserver, Metrics
 from apf.flowcontrol.queueset import (
+    FlowHand,
     QueuedRequest,
     QueueSet,
     QueuingConfig,
@@ -637,24 +639,15 @@ class Controller:
         if state is None:
             raise RuntimeError("the APF controller has not been started")
 
-        # 1. Classify; the catch-all schema takes what nothing else claims. The
-        # route doubles as the request's digest.
+        # 1. Classify. The route doubles as the request's digest, and remembers where its
+        # requests go under this configuration generation.
         route = state.classifier.route(info, user)
-        fs = route.flow_schema
-        if fs is None:
-            logger.warning("request matched no flow schema", extra={"user": user.name})
-            fs = state.catch_all
-        level = state.levels[fs.priority_level]
-        queuing = level.spec.queuing
+        target = route.target
+        if not isinstance(target, _Target):
+            target = _target(state, route)
+        fs, level = target.flow_schema, target.level
 
-        # 2. Flow, width and deadline.
-        distinguisher, hash_value = "", 0
-        if queuing is not None and queuing.queues > 1:
-            if route.flow_schema is fs:
-                distinguisher, hash_value = route.distinguisher, route.hash_value
-            else:
-                distinguisher = flow_distinguisher(fs, route)
-                hash_value = flow_hash(fs.name, distinguisher)
+        # 2. Width and deadline.
         width = self._estimator.estimate(info, level_max_seats=level.max_seats)
         watch_count = None
         if info.verb in MUTATING_VERBS:
@@ -668,12 +661,13 @@ class Controller:
 
         # 3. Start; a queued request is handed back to be waited for.
         request = level.queue_set.start_request(
-            hash_value=hash_value,
+            hash_value=target.hash_value,
             width=width,
             deadline=received_at + wait,
             flow_schema=fs.name,
-            distinguisher=distinguisher,
+            distinguisher=target.distinguisher,
             descr=route,
+            hand=target,
         )
         if request.state is RequestState.WAITING:
             return PendingAdmission(request, functools.partial(self._outcome, fs, level, request))
@@ -865,6 +859,47 @@ def _target_seats(level: LevelState, high_watermark: int, smoothed: float) -> fl
         return float(level.current_limit)
     floor = max(level.limits.minimum, min(level.limits.nominal, high_watermark))
     return max(float(floor), smoothed)
+
+
+class _Target(FlowHand):
+    """Where a route's requests go: schema, level, flow and the flow's queues.
+
+    See ``Route.target``; as a ``FlowHand`` it keeps the flow's queues too.
+    """
+
+    def __init__(
+        self, fs: FlowSchemaDigest, level: LevelState, distinguisher: str, hash_value: int
+    ) -> None:
+        super().__init__()
+        self.flow_schema: Final = fs
+        self.level: Final = level
+        self.distinguisher: Final = distinguisher
+        self.hash_value: Final = hash_value
+
+
+def _target(state: Digested, route: Route) -> _Target:
+    """Where ``route`` leads under ``state``; the catch-all schema takes what nothing claims.
+
+    Remembered on the route, which lives as long as the classifier of ``state``.
+    """
+    fs = route.flow_schema
+    if fs is None:
+        logger.warning("request matched no flow schema", extra={"user": route.user.name})
+        fs = state.catch_all
+    level = state.levels[fs.priority_level]
+    queuing = level.spec.queuing
+    distinguisher, hash_value = "", 0
+    if queuing is not None and queuing.queues > 1:
+        if route.flow_schema is fs:
+            distinguisher, hash_value = route.distinguisher, route.hash_value
+        else:
+            distinguisher = flow_distinguisher(fs, route)
+            hash_value = flow_hash(fs.name, distinguisher)
+    target = _Target(fs, level, distinguisher, hash_value)
+    if route.flow_schema is not None:
+        # An unmatched route is worked out (and warned about) every time.
+        route.target = target
+    return target
 
 
 class PendingAdmission(Pending):
