@@ -1,8 +1,9 @@
 """Part 1: throughput and latency over HTTPS keep-alive with ``wrk``, APF on, APF off and hello.
 
-The three servers run side by side as subprocesses on 127.0.0.1, but only one is loaded
-at a time: ``wrk -t2 -c50 -d2s --latency`` goes through the five targets (two endpoints on
-each apf server, ``/version`` on hello) in rounds, six rounds by default. The speed of a
+The three servers run side by side as subprocesses on 127.0.0.1 (each apf server as two
+processes, see PROCESSES_PER_APF_SERVER), but only one is loaded at a time:
+``wrk -t2 -c50 -d2s --latency`` goes through the five targets (two endpoints on each apf
+server, ``/version`` on hello) in rounds, eight in ``bench/run``. The speed of a
 shared VM drifts from minute to minute; measured one after another for ten seconds each,
 the servers' ratios swung from 0.6 to 1.0 between identical runs. Interleaved, both sides
 of each ratio see the same spells. LIST carries the admin bearer token (group
@@ -51,6 +52,10 @@ ENDPOINTS: dict[str, tuple[str, str | None]] = {
 # One round, in order: the two sides of each ratio run next to each other (apf_on.version
 # sits between its two references). The hello app answers /version only.
 TARGETS = ("apf_off.version", "apf_on.version", "hello.version", "apf_on.list", "apf_off.list")
+# Processes per apf server (APF on, APF off). The same code can run a few percent faster
+# in one process than in another (each draws its own memory layout and hash seed); the
+# rounds take the processes in turn, so each figure pools them.
+PROCESSES_PER_APF_SERVER = 2
 RATIOS = {
     "apf_on_off_version": ("apf_on.version", "apf_off.version"),
     "apf_on_off_list": ("apf_on.list", "apf_off.list"),
@@ -152,35 +157,50 @@ def _measure(server: Server, path: str, *, seconds: int, token: str | None) -> d
     return figures
 
 
-def _run_target(servers: Mapping[str, Server], target: str, seconds: int) -> dict[str, float]:
+def _run_target(
+    servers: Mapping[str, Sequence[Server]], target: str, seconds: int, round_index: int
+) -> dict[str, float]:
     server_name, endpoint = target.split(".")
     path, token = ENDPOINTS[endpoint]
-    return _measure(servers[server_name], path, seconds=seconds, token=token)
+    processes = servers[server_name]
+    return _measure(processes[round_index % len(processes)], path, seconds=seconds, token=token)
+
+
+def _start_apf_processes(stack: contextlib.ExitStack, work_dir: Path) -> dict[str, list[Server]]:
+    servers: dict[str, list[Server]] = {"apf_on": [], "apf_off": []}
+    for index in range(PROCESSES_PER_APF_SERVER):
+        for name, enabled in (("apf_on", True), ("apf_off", False)):
+            server = start_apf(work_dir / name / str(index), apf_enabled=enabled)
+            servers[name].append(stack.enter_context(running(server)))
+    # Only the APF controller writes the FlowSchemas' Dangling conditions; apf_off gets
+    # apf_on's, so that both LIST objects of the same size.
+    source = servers["apf_on"][0]
+    wait_for_dangling_conditions(source)
+    for server in servers["apf_off"]:
+        copy_flow_schema_statuses(source, server)
+    return servers
 
 
 def _measure_rounds(work_dir: Path, *, rounds: int, seconds: int) -> Runs:
     with contextlib.ExitStack() as stack:
-        apf_on = stack.enter_context(running(start_apf(work_dir / "apf_on", apf_enabled=True)))
-        apf_off = stack.enter_context(running(start_apf(work_dir / "apf_off", apf_enabled=False)))
-        # Only the APF controller writes the FlowSchemas' Dangling conditions; apf_off gets
-        # apf_on's, so that both LIST objects of the same size.
-        wait_for_dangling_conditions(apf_on)
-        copy_flow_schema_statuses(apf_on, apf_off)
-        servers = {"apf_on": apf_on, "apf_off": apf_off}
-        # hello serves with the certificate apf_on generated.
-        servers["hello"] = stack.enter_context(running(start_hello(work_dir / "apf_on")))
-        for target in TARGETS:
-            # A short warm-up fills caches and lets the server reach its connection count.
-            _run_target(servers, target, 1)
+        servers = _start_apf_processes(stack, work_dir)
+        # hello serves with the certificate the first apf_on process generated.
+        hello = start_hello(work_dir / "apf_on" / "0")
+        servers["hello"] = [stack.enter_context(running(hello))]
+        for index in range(PROCESSES_PER_APF_SERVER):
+            for target in TARGETS:
+                # A short warm-up fills caches and lets the server reach its connection count.
+                _run_target(servers, target, 1, index)
         runs: Runs = {target: [] for target in TARGETS}
         for index in range(rounds):
-            # Every other round runs backwards, so neither side of a pair always goes first.
+            # Every other round runs backwards, so neither side of a pair always goes first,
+            # and the rounds take the apf processes in turn.
             for target in TARGETS if index % 2 == 0 else TARGETS[::-1]:
-                runs[target].append(_run_target(servers, target, seconds))
+                runs[target].append(_run_target(servers, target, seconds, index // 2))
         return runs
 
 
-def measure_http(work_dir: Path, *, rounds: int = 6, seconds: int = 2) -> dict[str, object]:
+def measure_http(work_dir: Path, *, rounds: int = 8, seconds: int = 2) -> dict[str, object]:
     """Load the three servers in interleaved rounds; figures by ``<server>.<endpoint>``.
 
     Each target's figures are the medians over its rounds (counts are summed), and

@@ -39,7 +39,7 @@ Result = dict[str, object]
 def _part_http(work_dir: Path, quick: bool) -> Result:
     from bench.http_load import measure_http
 
-    return measure_http(work_dir / "http", rounds=1 if quick else 6)
+    return measure_http(work_dir / "http", rounds=1 if quick else 8)
 
 
 def _part_dispatch(work_dir: Path, quick: bool) -> Result:
