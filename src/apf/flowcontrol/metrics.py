@@ -300,7 +300,6 @@ class _FlowSeries:
         "executing_seats",
         "execution_regular",
         "execution_watch",
-        "flow_schema",
         "inqueue_requests",
         "inqueue_seats",
         "no_accommodation",
@@ -313,7 +312,6 @@ class _FlowSeries:
     )
 
     def __init__(self, metrics: Metrics, level: str, fs: str) -> None:
-        self.flow_schema = fs
         self.inqueue_requests: Value = metrics.inqueue_requests.labels(level, fs)
         self.inqueue_seats: Value = metrics.inqueue_seats.labels(level, fs)
         self.queue_length: Buckets = metrics.queue_length.labels(level, fs)
@@ -348,7 +346,8 @@ class LevelObserver(NativeObserver):
     leave the executing-seats gauge when they are released. The hooks run on
     every request, so they update the plain numbers of the families directly,
     and the series of the flow schema seen last is kept at hand: a level mostly
-    serves one or two schemas, and comparing two names costs less than a lookup.
+    serves one or two schemas, and the engine passes the same name object each
+    time, so an identity check finds it.
     """
 
     def __init__(
@@ -365,18 +364,19 @@ class LevelObserver(NativeObserver):
         self._is_exempt = is_exempt
         self._series: dict[str, _FlowSeries] = {}
         self._last: _FlowSeries | None = None
+        self._last_name = ""  # the very name object the last series was asked for by
 
     def flow(self, flow_schema: str) -> _FlowSeries:
         """The series of one flow schema at this level, created on first use."""
         last = self._last
-        if last is not None and last.flow_schema == flow_schema:
+        if last is not None and flow_schema is self._last_name:
             return last
         series = self._series.get(flow_schema)
         if series is None:
             series = self._series[flow_schema] = _FlowSeries(
                 self._metrics, self._level, flow_schema
             )
-        self._last = series
+        self._last, self._last_name = series, flow_schema
         return series
 
     def on_estimated(self, flow_schema: str, seats: int, watch_count: int | None) -> None:
