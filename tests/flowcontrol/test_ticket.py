@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from apf.flowcontrol.admission import RejectReason
-from apf.flowcontrol.ticket import RetryAfter, rejected_ticket
+from apf.flowcontrol.clock import FakeClock
+from apf.flowcontrol.queueset import QueueSet, RequestState, WorkEstimate
+from apf.flowcontrol.ticket import AdmissionTicket, RetryAfter
 
 
 def drops(retry_after: RetryAfter, second: float, count: int) -> list[int]:
@@ -49,18 +51,57 @@ def test_retry_after_is_capped_at_32() -> None:
     assert value == 32
 
 
-def test_rejected_ticket_finish_is_harmless() -> None:
-    ticket = rejected_ticket(
+def _ticket(queue_set: QueueSet) -> AdmissionTicket:
+    return AdmissionTicket(
+        queue_set,
+        WorkEstimate(initial_seats=1),
+        60.0,
+        "",
+        None,
         flow_schema_uid="u1",
-        priority_level_uid="u2",
         flow_schema_name="fs",
+        priority_level_uid="u2",
         priority_level_name="pl",
-        reason=RejectReason.QUEUE_FULL,
-        retry_after_seconds=3,
     )
 
+
+def test_a_ticket_is_its_request_and_finishes_it_once() -> None:
+    queue_set = QueueSet("pl", FakeClock(), queuing=None, concurrency_limit=1)
+    ticket = _ticket(queue_set)
+
+    queue_set.start(ticket, hash_value=0)
+    started = ticket.state
+    assert queue_set.executing == 1
+    finished: list[str] = []
+    ticket.on_finish = lambda: finished.append("done")
+
+    ticket.initialized()
+    assert queue_set.seats_in_use == 0
     ticket.finish()
     ticket.finish()
 
-    assert ticket.rejected == RejectReason.QUEUE_FULL
-    assert ticket.retry_after_seconds == 3
+    assert (started, ticket.state) == (RequestState.EXECUTING, RequestState.FINISHED)
+    assert (queue_set.executing, queue_set.dispatched_total, finished) == (0, 1, ["done"])
+    assert (ticket.flow_schema_name, ticket.flow_schema, ticket.priority_level_uid) == (
+        "fs",
+        "fs",
+        "u2",
+    )
+
+
+def test_a_rejected_ticket_finishes_harmlessly() -> None:
+    queue_set = QueueSet("pl", FakeClock(), queuing=None, concurrency_limit=0)
+    holder, refused = _ticket(queue_set), _ticket(queue_set)
+    queue_set.start(holder, hash_value=0)  # a limit of 0 still admits one at a time
+    queue_set.start(refused, hash_value=0)
+    assert refused.state is RequestState.REJECTED
+    refused.reject(RejectReason.CONCURRENCY_LIMIT, 3)
+
+    refused.finish()
+    refused.finish()
+
+    assert refused.rejected == RejectReason.CONCURRENCY_LIMIT
+    assert refused.retry_after_seconds == 3
+    assert queue_set.executing == 1
+    holder.finish()
+    assert queue_set.executing == 0

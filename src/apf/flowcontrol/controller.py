@@ -73,11 +73,7 @@ from apf.flowcontrol.queueset import (
     RequestStats,
 )
 from apf.flowcontrol.shuffleshard import dealer_error
-from apf.flowcontrol.ticket import (
-    AdmissionTicket,
-    RetryAfter,
-    rejected_ticket,
-)
+from apf.flowcontrol.ticket import AdmissionTicket, RetryAfter
 from apf.flowcontrol.workestimate import (
     MUTATING_VERBS,
     WatchKey,
@@ -660,47 +656,38 @@ class Controller:
         )
 
         # 3. Start; a queued request is handed back to be waited for.
-        request = level.queue_set.start_request(
-            hash_value=target.hash_value,
-            width=width,
-            deadline=received_at + wait,
-            flow_schema=fs.name,
-            distinguisher=target.distinguisher,
-            descr=route,
-            hand=target,
+        spec = level.spec
+        ticket = AdmissionTicket(
+            level.queue_set,
+            width,
+            received_at + wait,
+            target.distinguisher,
+            route,
+            flow_schema_uid=fs.uid,
+            flow_schema_name=fs.name,
+            priority_level_uid=spec.uid,
+            priority_level_name=spec.name,
         )
-        if request.state is RequestState.WAITING:
-            return PendingAdmission(request, functools.partial(self._outcome, fs, level, request))
-        return self._outcome(fs, level, request)
+        level.queue_set.start(ticket, hash_value=target.hash_value, hand=target)
+        if ticket.state is RequestState.WAITING:
+            return PendingAdmission(ticket, functools.partial(self._outcome, fs, level, ticket))
+        return self._outcome(fs, level, ticket)
 
     def _outcome(
-        self, fs: FlowSchemaDigest, level: LevelState, request: QueuedRequest
+        self, fs: FlowSchemaDigest, level: LevelState, ticket: AdmissionTicket
     ) -> AdmissionTicket:
-        """The ticket for a request that was dispatched or rejected."""
-        if request.state is RequestState.REJECTED:
-            return self._rejected(fs, level, request)
-        on_finish = None
-        digest = request.descr
+        """The ticket once its request was dispatched or rejected."""
+        if ticket.state is RequestState.REJECTED:
+            self._reject(fs, level, ticket)
+            return ticket
+        digest = ticket.descr
         if isinstance(digest, RequestDigest) and digest.request_info.verb == "watch":
             watch = self.watches.register(digest.request_info)
-            on_finish = functools.partial(self.watches.unregister, watch)
-        spec = level.spec
-        return AdmissionTicket(
-            fs.uid,
-            spec.uid,
-            fs.name,
-            spec.name,
-            None,
-            level.retry_after.value,
-            level.queue_set,
-            request,
-            on_finish,
-        )
+            ticket.on_finish = functools.partial(self.watches.unregister, watch)
+        return ticket
 
-    def _rejected(
-        self, fs: FlowSchemaDigest, level: LevelState, request: QueuedRequest
-    ) -> AdmissionTicket:
-        reason = RejectReason(request.reject_reason or RejectReason.TIME_OUT)
+    def _reject(self, fs: FlowSchemaDigest, level: LevelState, ticket: AdmissionTicket) -> None:
+        reason = RejectReason(ticket.reject_reason or RejectReason.TIME_OUT)
         retry_after = level.retry_after.record_drop(self._clock.now())
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
@@ -711,14 +698,7 @@ class Controller:
                     "reason": reason,
                 },
             )
-        return rejected_ticket(
-            flow_schema_uid=fs.uid,
-            priority_level_uid=level.spec.uid,
-            flow_schema_name=fs.name,
-            priority_level_name=level.spec.name,
-            reason=reason,
-            retry_after_seconds=retry_after,
-        )
+        ticket.reject(reason, retry_after)
 
     def register_watch(self, info: RequestInfo) -> WatchKey | None:
         """Count a watch that this server runs outside ``admit`` (e.g. APF bypass)."""

@@ -507,18 +507,28 @@ class QueueSet:
         ``hand``, kept by the caller for the flow of ``hash_value``, remembers the
         flow's queues between its requests.
         """
+        req = QueuedRequest(self, width, deadline, flow_schema, distinguisher, descr, 0.0)
+        self.start(req, hash_value=hash_value, hand=hand)
+        return req
+
+    def start(self, req: QueuedRequest, *, hash_value: int, hand: FlowHand | None = None) -> None:
+        """``start_request`` for a request the caller built for this queue set.
+
+        A subclass can so be the request and what its caller hands out for it
+        (the controller's admission ticket), one object instead of two.
+        """
         now = self._sync_time()
-        req = QueuedRequest(self, width, deadline, flow_schema, distinguisher, descr, now)
+        req.arrival = now
         if self.is_exempt:
             self._execute(req)
-            return req
+            return
         if self.dealer is None:
             # Reject mode: no queues, dispatch now or refuse.
-            if self._fits(width.max_seats):
+            if self._fits(req.width.max_seats):
                 self._execute(req)
             else:
                 self._reject(req, CONCURRENCY_LIMIT)
-            return req
+            return
         queue = self._shuffle_shard(hash_value, hand)
         assert self.queuing is not None
         if (
@@ -526,13 +536,12 @@ class QueueSet:
             and len(queue.waiting) >= self.queuing.queue_length_limit
         ):
             self._reject(req, QUEUE_FULL)
-            return req
-        if self.waiting == 0 and deadline > now and self._can_start_now(width.max_seats):
+            return
+        if self.waiting == 0 and req.deadline > now and self._can_start_now(req.width.max_seats):
             self._start_at_once(req, queue)
-            return req
+            return
         self._enqueue(req, queue)
         self._dispatch()
-        return req
 
     def _can_start_now(self, seats: int) -> bool:
         """Whether the dispatch loop would take a request of ``seats`` as the only waiter."""

@@ -1,10 +1,11 @@
 """The admission ticket a request carries from APF to the end of its handler.
 
-Design: a ticket holds the queue set and the queue-set request it was
-admitted through, never a lookup by level name, so it can always be
-finished even after the configuration changed or its level started to
-quiesce. Finishing is idempotent: the HTTP layer may call ``finish`` on a
-rejected ticket, and a watch calls ``initialized`` before ``finish``.
+Design: the ticket is the request's queue-set request itself (a subclass), so it
+always finishes through the queue set that admitted it, never a lookup by level
+name, even after the configuration changed or its level started to quiesce; and
+one object is built per request instead of two. Finishing is idempotent: the
+HTTP layer may call ``finish`` on a rejected ticket, and a watch calls
+``initialized`` before ``finish``.
 """
 
 from __future__ import annotations
@@ -13,27 +14,24 @@ import logging
 from collections.abc import Callable
 
 from apf.flowcontrol.admission import RejectReason
-from apf.flowcontrol.queueset import QueuedRequest, QueueSet
+from apf.flowcontrol.queueset import QueuedRequest, QueueSet, WorkEstimate
 
 logger = logging.getLogger(__name__)
 
 
-class AdmissionTicket:
+class AdmissionTicket(QueuedRequest):
     """One request's admission; implements ``apf.flowcontrol.admission.Ticket``.
 
-    Built on every request, so the arguments are positional: the UIDs and
-    names of the schema and the level, the rejection reason (None when
-    admitted), the Retry-After, then what finishing needs.
+    Built for a queue set, then started there (``QueueSet.start``); it names
+    the schema and the level it was admitted under (UIDs and names).
     """
 
     __slots__ = (
         "_finished",
-        "_on_finish",
-        "_queue_set",
-        "_request",
         "_seats_released",
         "flow_schema_name",
         "flow_schema_uid",
+        "on_finish",
         "priority_level_name",
         "priority_level_uid",
         "rejected",
@@ -42,28 +40,36 @@ class AdmissionTicket:
 
     def __init__(
         self,
+        queue_set: QueueSet,
+        width: WorkEstimate,
+        deadline: float,
+        distinguisher: str,
+        descr: object,
+        *,
         flow_schema_uid: str,
-        priority_level_uid: str,
         flow_schema_name: str,
+        priority_level_uid: str,
         priority_level_name: str,
-        rejected: RejectReason | None,
-        retry_after_seconds: int,
-        queue_set: QueueSet | None = None,
-        request: QueuedRequest | None = None,
-        on_finish: Callable[[], None] | None = None,
     ) -> None:
+        super().__init__(queue_set, width, deadline, flow_schema_name, distinguisher, descr, 0.0)
         self.flow_schema_uid = flow_schema_uid
         self.priority_level_uid = priority_level_uid
         self.flow_schema_name = flow_schema_name
         self.priority_level_name = priority_level_name
-        self.rejected = rejected
-        self.retry_after_seconds = retry_after_seconds
-        self._queue_set = queue_set
-        self._request = request
-        self._on_finish = on_finish
+        # None when admitted; the reason and the level's Retry-After when answered 429.
+        self.rejected: RejectReason | None = None
+        self.retry_after_seconds = 0
+        # Run once when finished (a watch leaves the watch count).
+        self.on_finish: Callable[[], None] | None = None
         # True once the queue set was told the main phase is over.
-        self._seats_released = request is None
+        self._seats_released = False
         self._finished = False
+
+    def reject(self, reason: RejectReason, retry_after_seconds: int) -> None:
+        """The request is answered 429 (the queue set refused it or let it time out)."""
+        self.rejected = reason
+        self.retry_after_seconds = retry_after_seconds
+        self._seats_released = True
 
     def initialized(self) -> None:
         """A watch sent its initial events: its seat-holding phase ends now."""
@@ -74,40 +80,16 @@ class AdmissionTicket:
         if self._finished:
             return
         self._finished = True
-        if not self._seats_released:
-            self._seats_released = True
-            if self._queue_set is not None and self._request is not None:
-                self._queue_set.finish_request(self._request)
-        if self._on_finish is not None:
-            callback, self._on_finish = self._on_finish, None
+        self._release_seats()
+        if self.on_finish is not None:
+            callback, self.on_finish = self.on_finish, None
             callback()
 
     def _release_seats(self) -> None:
         if self._seats_released:
             return
         self._seats_released = True
-        if self._queue_set is not None and self._request is not None:
-            self._queue_set.finish_request(self._request)
-
-
-def rejected_ticket(
-    *,
-    flow_schema_uid: str,
-    priority_level_uid: str,
-    flow_schema_name: str,
-    priority_level_name: str,
-    reason: RejectReason,
-    retry_after_seconds: int,
-) -> AdmissionTicket:
-    """A ticket for a request answered 429."""
-    return AdmissionTicket(
-        flow_schema_uid,
-        priority_level_uid,
-        flow_schema_name,
-        priority_level_name,
-        reason,
-        retry_after_seconds,
-    )
+        self._queue_set.finish_request(self)
 
 
 class RetryAfter:
