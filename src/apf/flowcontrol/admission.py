@@ -97,7 +97,7 @@ class Admitter(Protocol):
     ) -> Ticket | Pending:
         """``admit_nowait`` from the request's parts: the server's call.
 
-        The engine builds the digest and the options itself; compiled, that
-        costs a fraction of building them in interpreted code and passing them.
+        Building a digest and options in interpreted code and passing them costs
+        more than the compiled engine's whole admission; it works from the parts.
         """
         ...

@@ -463,7 +463,7 @@ class Route(RequestDigest):
 # Memoised decisions per classifier; cleared wholesale when full.
 DECISION_CACHE_SIZE: Final = 4096
 _UNKNOWN: Final = object()
-# Decisions by the identity of the request and user objects. Entries keep
+# Routes by the identity of the request and user objects. Entries keep
 # their objects alive, and anonymous clients choose paths, queries and (with
 # impersonation rights) users: only requests whose parts total at most
 # MEMO_MAX_CHARS characters are remembered, in either memo.

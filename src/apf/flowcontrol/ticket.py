@@ -10,13 +10,10 @@ HTTP layer may call ``finish`` on a rejected ticket, and a watch calls
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from apf.flowcontrol.admission import RejectReason
 from apf.flowcontrol.queueset import QueuedRequest, QueueSet, WorkEstimate
-
-logger = logging.getLogger(__name__)
 
 
 class AdmissionTicket(QueuedRequest):
