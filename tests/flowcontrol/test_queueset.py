@@ -599,6 +599,18 @@ def test_queueset_removes_surplus_queue_when_its_last_waiter_times_out() -> None
     assert len(sim.qs.statistics().queues) == 2
 
 
+def start_one_seat(qs: QueueSet, flow: str, hand: FlowHand | None = None) -> QueuedRequest:
+    """Start a one-seat request of ``flow`` (schema "fs") with a distant deadline."""
+    return qs.start_request(
+        hash_value=flow_hash("fs", flow),
+        width=WorkEstimate(initial_seats=1),
+        deadline=60.0,
+        flow_schema="fs",
+        distinguisher=flow,
+        hand=hand,
+    )
+
+
 def test_observers_compiled_with_the_engine_are_used_as_they_are_and_others_forwarded() -> None:
     clock = FakeClock()
     level = LevelObserver(Metrics(), "pl", call_later=clock.call_later)
@@ -613,16 +625,7 @@ def test_observers_compiled_with_the_engine_are_used_as_they_are_and_others_forw
         observer=recorder,
     )
 
-    def start(flow: str) -> QueuedRequest:
-        return qs.start_request(
-            hash_value=flow_hash("fs", flow),
-            width=WorkEstimate(initial_seats=1),
-            deadline=60.0,
-            flow_schema="fs",
-            distinguisher=flow,
-        )
-
-    first, waiting, refused = start("a"), start("b"), start("c")
+    first, waiting, refused = (start_one_seat(qs, flow) for flow in ("a", "b", "c"))
 
     qs.finish_request(first)
 
@@ -651,20 +654,10 @@ def test_a_kept_flow_hand_picks_the_queues_a_fresh_deal_picks_until_the_deal_cha
     kept, fresh = queue_set(), queue_set()
     hands = {flow: FlowHand() for flow in ("a", "b", "c")}
 
-    def start(qs: QueueSet, flow: str, hand: FlowHand | None) -> QueuedRequest:
-        return qs.start_request(
-            hash_value=flow_hash("fs", flow),
-            width=WorkEstimate(initial_seats=1),
-            deadline=60.0,
-            flow_schema="fs",
-            distinguisher=flow,
-            hand=hand,
-        )
-
     # Some start at once, later ones wait: both ways of picking a queue are exercised.
     flows = ["a", "b", "c", "a", "a", "b", "c", "c", "a", "b"]
-    with_hand = [start(kept, flow, hands[flow]).queue_index for flow in flows]
-    without = [start(fresh, flow, None).queue_index for flow in flows]
+    with_hand = [start_one_seat(kept, flow, hands[flow]).queue_index for flow in flows]
+    without = [start_one_seat(fresh, flow).queue_index for flow in flows]
 
     assert with_hand == without
     assert all(hand.dealer is kept.dealer for hand in hands.values())
@@ -673,6 +666,6 @@ def test_a_kept_flow_hand_picks_the_queues_a_fresh_deal_picks_until_the_deal_cha
     kept.reconfigure(
         queuing=QueuingConfig(queues=16, hand_size=4, queue_length_limit=10), concurrency_limit=2
     )
-    start(kept, "a", hands["a"])
+    start_one_seat(kept, "a", hands["a"])
     assert hands["a"].dealer is kept.dealer
     assert len(hands["a"].queues) == 8
