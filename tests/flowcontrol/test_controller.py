@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -216,6 +217,27 @@ async def test_controller_admits_from_the_request_parts_as_from_a_digest(
     labels = {"priority_level": "global-default", "flow_schema": "global-default"}
     assert harness.sample("apiserver_flowcontrol_dispatched_requests_total", **labels) == 2.0
     assert harness.sample("apiserver_flowcontrol_current_executing_requests", **labels) == 0
+
+
+async def test_controller_works_a_route_out_again_once_its_level_changed_spec(
+    harness: Harness,
+) -> None:
+    digest = request("alice")
+    (await harness.admit(digest)).finish()
+    state = harness.controller._state
+    assert state is not None
+    route = state.classifier.route(digest.request_info, digest.user)
+    first = route.target
+    # What a digestion that fails after reconfiguring the levels leaves behind: the old
+    # generation's routes, over levels with a new spec.
+    level = harness.controller._levels["global-default"]
+    level.spec = dataclasses.replace(level.spec)
+
+    ticket = await harness.admit(digest)
+
+    assert ticket.priority_level_name == "global-default"
+    assert route.target is not first
+    ticket.finish()
 
 
 async def test_controller_imagines_builtins_with_empty_uids(tiny: Harness) -> None:

@@ -38,3 +38,12 @@ def test_histograms_with_fewer_than_two_bounds_still_count(bounds: tuple[float, 
 
     assert sum(histogram.counts) == 3
     assert histogram.counts[-1] == (3 if not bounds else 1)
+
+
+@pytest.mark.parametrize("bounds", [(), (5.0,), (1.0, 2.0, 4.0)])
+def test_nan_is_counted_in_the_inf_bucket(bounds: tuple[float, ...]) -> None:
+    histogram = Buckets(bounds)
+
+    histogram.observe(float("nan"))
+
+    assert histogram.counts == [0] * len(bounds) + [1]

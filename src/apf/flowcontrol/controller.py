@@ -639,9 +639,9 @@ class Controller:
         # requests go under this configuration generation.
         route = state.classifier.route(info, user)
         target = route.target
-        if not isinstance(target, _Target):
+        if not isinstance(target, _Target) or target.spec is not target.level.spec:
             target = _target(state, route)
-        fs, level = target.flow_schema, target.level
+        fs, level, spec = target.flow_schema, target.level, target.spec
 
         # 2. Width and deadline.
         width = self._estimator.estimate(info, level_max_seats=level.max_seats)
@@ -656,7 +656,6 @@ class Controller:
         )
 
         # 3. Start; a queued request is handed back to be waited for.
-        spec = level.spec
         ticket = AdmissionTicket(
             level.queue_set,
             width,
@@ -844,7 +843,10 @@ def _target_seats(level: LevelState, high_watermark: int, smoothed: float) -> fl
 class _Target(FlowHand):
     """Where a route's requests go: schema, level, flow and the flow's queues.
 
-    See ``Route.target``; as a ``FlowHand`` it keeps the flow's queues too.
+    See ``Route.target``; as a ``FlowHand`` it keeps the flow's queues too. The
+    flow depends on the level's spec (its queue count), so a target is only
+    used while the level still has the spec it was worked out for: a digestion
+    that failed after reconfiguring the levels kept the old generation.
     """
 
     def __init__(
@@ -853,6 +855,7 @@ class _Target(FlowHand):
         super().__init__()
         self.flow_schema: Final = fs
         self.level: Final = level
+        self.spec: Final = level.spec
         self.distinguisher: Final = distinguisher
         self.hash_value: Final = hash_value
 

@@ -56,15 +56,14 @@ class Buckets:
     __slots__ = ("bounds", "first", "first_count", "rest", "second", "second_count", "total")
 
     def __init__(self, bounds: Sequence[float]) -> None:
-        # Compiled, the fields lie in this order: what every observation touches first.
-        self.first = bounds[0] if bounds else math.inf
-        self.first_count = 0
-        self.total = 0.0
-        self.second = bounds[1] if len(bounds) > 1 else math.inf
-        self.second_count = 0
         self.bounds = tuple(bounds)
+        self.first = self.bounds[0] if self.bounds else math.inf
+        self.second = self.bounds[1] if len(self.bounds) > 1 else math.inf
+        self.first_count = 0
+        self.second_count = 0
         # The buckets after the second one, the last being +Inf.
         self.rest = [0] * max(0, len(self.bounds) - 1)
+        self.total = 0.0
 
     @property
     def counts(self) -> list[int]:
@@ -76,9 +75,20 @@ class Buckets:
             self.first_count += 1
         elif value <= self.second:
             self.second_count += 1
-        else:
+        elif value > self.second:
             self.rest[bisect.bisect_left(self.bounds, value) - 2] += 1
+        else:
+            self._observe_nan()
         self.total += value
+
+    def _observe_nan(self) -> None:
+        # No bound holds NaN: it goes to +Inf, as Prometheus' own clients file it.
+        if len(self.bounds) > 1:
+            self.rest[-1] += 1
+        elif self.bounds:
+            self.second_count += 1
+        else:
+            self.first_count += 1
 
 
 class Family:

@@ -409,49 +409,47 @@ class QueueSet:
         is_exempt: bool = False,
         observer: QueueSetObserver | None = None,
     ) -> None:
-        # Compiled, the fields lie in the order they are first set here: those every
-        # request reads or writes come first, close together in memory.
+        self.name = name
         self.clock = clock
         # Compiled, a call through the Clock protocol is a generic Python call; the
         # real clock's own class is called directly (twice per request).
         self._real_clock = clock if isinstance(clock, RealClock) else None
-        # Virtual time: R (seat-seconds) at real time ``last_sync``.
-        self.current_r = 0.0
-        self.last_sync = clock.now()
-        self.active_queues = 0
-        self.seats_requested = 0  # sum over queues of seats in use + waiting max seats
+        self.is_exempt = is_exempt
+        self.observer = as_native_observer(observer)
         self.limit = concurrency_limit  # seats, >= 0; may change at any time
+        self.queuing: QueuingConfig | None = None
+        self.desired_queues = 0  # queues new requests are dealt to; more may drain
+        self.dealer: Dealer | None = None
+        # Hands already dealt by ``dealer`` (each repeated twice), by flow hash; bounded,
+        # emptied on a new deck.
+        self.hands: dict[int, list[_Queue]] = {}
+        self.queues: list[_Queue] = []
+        # Queues with at least one waiting request: the only dispatch candidates.
+        self.waiting_queues: set[_Queue] = set()
+        # Candidates by dispatch key (seat-seconds), lazily invalidated by queue version.
+        self.candidates: list[tuple[float, int, int, _Queue]] = []
+        self.robin_index = -1  # index of the queue dispatched from last; -1 before any
+        self.enqueues = 0  # shuffle-shard choices made; picks the hand's starting position
+        self.is_quiescing = False
         # Totals over the whole set; each equals the sum of its per-queue counterparts
         # (plus queueless requests for executing/seats_in_use).
         self.waiting = 0  # requests
         self.seats_waiting = 0  # max seats of waiting requests
         self.executing = 0  # requests in their main phase
         self.seats_in_use = 0  # incl. lingering final seats
-        self.is_exempt = is_exempt
-        self.dealer: Dealer | None = None
-        # Hands already dealt by ``dealer`` (each repeated twice), by flow hash; bounded,
-        # emptied on a new deck.
-        self.hands: dict[int, list[_Queue]] = {}
-        self.queues: list[_Queue] = []
-        self.queuing: QueuingConfig | None = None
-        self.robin_index = -1  # index of the queue dispatched from last; -1 before any
-        self.enqueues = 0  # shuffle-shard choices made; picks the hand's starting position
-        self.observer = as_native_observer(observer)
-        self.demand = _DemandIntegrator(self.last_sync)
-        self.dispatched_total = 0
         self.queueless: set[QueuedRequest] = set()  # executing without a queue
-        self.name = name
-        self.desired_queues = 0  # queues new requests are dealt to; more may drain
-        # Queues with at least one waiting request: the only dispatch candidates.
-        self.waiting_queues: set[_Queue] = set()
-        # Candidates by dispatch key (seat-seconds), lazily invalidated by queue version.
-        self.candidates: list[tuple[float, int, int, _Queue]] = []
-        self.is_quiescing = False
+        # Virtual time: R (seat-seconds) at real time ``last_sync``.
+        self.current_r = 0.0
+        self.last_sync = clock.now()
+        self.active_queues = 0
+        self.seats_requested = 0  # sum over queues of seats in use + waiting max seats
         # Waiting requests by deadline (lazy deletion) and the one timer for the earliest.
         self.deadlines: list[tuple[float, int, QueuedRequest]] = []
         self.deadline_timer: TimerHandle | None = None
         self.deadline_timer_at = math.inf
         self.sequence = itertools.count()
+        self.demand = _DemandIntegrator(self.last_sync)
+        self.dispatched_total = 0
         self.rejected_total = 0
         self.cancelled_total = 0
         # Called when a quiescing set becomes idle after a release (the owner retires it).
