@@ -311,12 +311,11 @@ async def _send_response(
     else:
         pairs.append(DEFAULT_CACHE_CONTROL)
     raw_lines = scope.get("extensions", _NO_EXTENSIONS).get(RAW_HEADERS_EXTENSION)
+    # A header block goes in as finished lines when the protocol takes them, else as pairs.
     block = request.header_block
-    block_lines = None
-    if block is not None:
-        block_lines = block.lines if raw_lines is not None else None
-        if block_lines is None:
-            pairs += block.pairs
+    block_lines = block.lines if block is not None and raw_lines is not None else None
+    if block is not None and block_lines is None:
+        pairs += block.pairs
     headers = encode_headers(pairs, raw_lines)
     if raw_lines is not None and block_lines is not None:
         raw_lines.append(block_lines)
